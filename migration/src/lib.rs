@@ -1,0 +1,31 @@
+//! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
+//! exists) and the table of one-time sign-in codes.
+pub use sea_orm_migration::prelude::*;
+
+mod m20250101_000001_create_users;
+mod m20250101_000002_adopt_legacy_users;
+mod m20250101_000003_create_one_time_codes;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20250101_000001_create_users::Migration),
+            Box::new(m20250101_000002_adopt_legacy_users::Migration),
+            Box::new(m20250101_000003_create_one_time_codes::Migration),
+        ]
+    }
+}
+
+/// Column and table names shared by the migrations.
+#[derive(DeriveIden)]
+pub(crate) enum Users {
+    Table,
+    Id,
+    Username,
+    Password,
+    CreatedAt,
+    UpdatedAt,
+}

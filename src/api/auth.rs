@@ -1,0 +1,181 @@
+//! `POST /register`, `POST /login`, `POST /verify`: the two-step sign-in.
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::errors::{parse_failure, rejected, server_failure};
+use super::objects::{ApiMessage, CodeSubmission, Credentials, SessionGranted};
+use super::ApiTags;
+use crate::auth::{AuthError, AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
+
+pub struct AuthApi;
+
+const CREDENTIALS: &str = "string fields \"username\" and \"password\"";
+const CODE_SUBMISSION: &str = "string fields \"username\" and \"code\"";
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Create an account
+    ///
+    /// The username must be an email address (it is where sign-in codes go); it is trimmed and
+    /// compared without regard to case. The password must be 8 to 128 characters.
+    #[oai(path = "/register", method = "post", operation_id = "register")]
+    async fn register(
+        &self,
+        auth: Data<&AuthService>,
+        body: Json<Credentials>,
+    ) -> RegisterResponse {
+        let Json(Credentials { username, password }) = body;
+        let username = match Email::parse(&username) {
+            Ok(u) => u,
+            Err(e) => return RegisterResponse::BadRequest(rejected(&e)),
+        };
+        let password = match NewPassword::parse(password) {
+            Ok(p) => p,
+            Err(e) => return RegisterResponse::BadRequest(rejected(&e)),
+        };
+        match auth.register(&username, &password).await {
+            Ok(()) => {
+                RegisterResponse::Created(Json(ApiMessage::success("User created successfully")))
+            }
+            Err(err @ AuthError::UsernameTaken) => RegisterResponse::Conflict(rejected(&err)),
+            Err(err @ AuthError::Unavailable(_)) => {
+                RegisterResponse::Unavailable(server_failure(&err))
+            }
+            Err(err) => RegisterResponse::InternalError(server_failure(&err)),
+        }
+    }
+
+    /// Check the password and email a sign-in code
+    ///
+    /// On success a 6-digit code is emailed to the username; it replaces any earlier code and
+    /// expires after a few minutes. A wrong password and an unknown username get the same answer.
+    #[oai(path = "/login", method = "post", operation_id = "login")]
+    async fn login(&self, auth: Data<&AuthService>, body: Json<Credentials>) -> LoginResponse {
+        let Json(Credentials { username, password }) = body;
+        let username = match Email::parse(&username) {
+            Ok(u) => u,
+            Err(e) => return LoginResponse::BadRequest(rejected(&e)),
+        };
+        let password = match LoginPassword::parse(password) {
+            Ok(p) => p,
+            Err(e) => return LoginResponse::BadRequest(rejected(&e)),
+        };
+        match auth.login(&username, &password).await {
+            Ok(()) => LoginResponse::CodeSent(Json(ApiMessage::success("OTP sent to email"))),
+            Err(err @ AuthError::InvalidCredentials) => LoginResponse::Unauthorized(rejected(&err)),
+            Err(err @ AuthError::MailFailed(_)) => LoginResponse::BadGateway(server_failure(&err)),
+            Err(err @ AuthError::Unavailable(_)) => {
+                LoginResponse::Unavailable(server_failure(&err))
+            }
+            Err(err) => LoginResponse::InternalError(server_failure(&err)),
+        }
+    }
+
+    /// Check the emailed code and start a session
+    ///
+    /// A code works once, for a few minutes, and dies after a few wrong tries. Every failure
+    /// gets the same answer. On success the response carries a bearer token for `GET /me`.
+    #[oai(path = "/verify", method = "post", operation_id = "verify")]
+    async fn verify(&self, auth: Data<&AuthService>, body: Json<CodeSubmission>) -> VerifyResponse {
+        let Json(CodeSubmission { username, code }) = body;
+        let username = match Email::parse(&username) {
+            Ok(u) => u,
+            Err(e) => return VerifyResponse::BadRequest(rejected(&e)),
+        };
+        let code = match OneTimeCode::parse(&code) {
+            Ok(c) => c,
+            Err(e) => return VerifyResponse::BadRequest(rejected(&e)),
+        };
+        match auth.verify(&username, &code).await {
+            Ok(session) => VerifyResponse::SignedIn(Json(SessionGranted {
+                success: true,
+                message: "Login successful".to_owned(),
+                token: session.token,
+                token_type: "Bearer".to_owned(),
+                expires_in: session.expires_in.as_secs(),
+            })),
+            Err(err @ AuthError::InvalidCode) => VerifyResponse::Unauthorized(rejected(&err)),
+            Err(err @ AuthError::Unavailable(_)) => {
+                VerifyResponse::Unavailable(server_failure(&err))
+            }
+            Err(err) => VerifyResponse::InternalError(server_failure(&err)),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "register_bad_request")]
+pub enum RegisterResponse {
+    /// The account was created; sign in next.
+    #[oai(status = 201)]
+    Created(Json<ApiMessage>),
+    /// A field is missing or malformed, the username is not an email address, or the password
+    /// breaks the policy (the message says which rule).
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// An account with this username already exists.
+    #[oai(status = 409)]
+    Conflict(Json<ApiMessage>),
+    /// Something failed on the server; nothing was stored.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached; try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+fn register_bad_request(err: poem::Error) -> RegisterResponse {
+    RegisterResponse::BadRequest(parse_failure(&err, CREDENTIALS))
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "login_bad_request")]
+pub enum LoginResponse {
+    /// The password was right and a code is on its way to the username.
+    #[oai(status = 200)]
+    CodeSent(Json<ApiMessage>),
+    /// A field is missing or malformed, or the username is not an email address.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// Wrong username or password (the answer does not say which).
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Something failed on the server.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The code could not be handed to the mail service; no code is valid. Try again later.
+    #[oai(status = 502)]
+    BadGateway(Json<ApiMessage>),
+    /// The database cannot be reached; try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+fn login_bad_request(err: poem::Error) -> LoginResponse {
+    LoginResponse::BadRequest(parse_failure(&err, CREDENTIALS))
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "verify_bad_request")]
+pub enum VerifyResponse {
+    /// The code was right: the user is signed in.
+    #[oai(status = 200)]
+    SignedIn(Json<SessionGranted>),
+    /// A field is missing or malformed, or the code is not 6 digits.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// The code is wrong, used, expired, or out of tries (the answer does not say which).
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Something failed on the server.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached; try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+fn verify_bad_request(err: poem::Error) -> VerifyResponse {
+    VerifyResponse::BadRequest(parse_failure(&err, CODE_SUBMISSION))
+}

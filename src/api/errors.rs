@@ -1,0 +1,77 @@
+//! Turning anything that is not a successful operation into `{"success":false,"message":…}`:
+//! request-parsing failures, unknown routes, domain errors and panics.
+use poem::error::NotFoundError;
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
+use poem_openapi::payload::Json;
+
+use super::ApiMessage;
+use crate::auth::AuthError;
+
+/// The answer for a request body the operation could not parse. `expected` describes the body
+/// in words; the parser's own text (JSON positions, schema names) is logged, not shown.
+pub(crate) fn parse_failure(err: &poem::Error, expected: &str) -> Json<ApiMessage> {
+    tracing::debug!(error = %err, "unparseable request");
+    let message = if err.is::<ContentTypeError>() {
+        "Content-Type must be application/json".to_owned()
+    } else if err.is::<ParseRequestPayloadError>() {
+        format!("Request body must be a JSON object with {expected}")
+    } else {
+        "Invalid request".to_owned()
+    };
+    Json(ApiMessage::failure(message))
+}
+
+/// Logs what went wrong on our side (with its cause chain) and gives the user a plain message.
+pub(crate) fn server_failure(err: &AuthError) -> Json<ApiMessage> {
+    tracing::error!(error = ?anyhow_chain(err), "request failed");
+    Json(ApiMessage::failure(err.to_string()))
+}
+
+/// A failure the user caused; its message is written for them.
+pub(crate) fn rejected(err: &impl std::fmt::Display) -> Json<ApiMessage> {
+    Json(ApiMessage::failure(err.to_string()))
+}
+
+fn anyhow_chain(err: &AuthError) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The JSON answer for an error no operation handled: unknown routes, wrong methods,
+/// oversized bodies, CORS refusals.
+pub async fn json_error(err: poem::Error) -> Response {
+    let status = err.status();
+    let message = if err.is::<NotFoundError>() || status == StatusCode::NOT_FOUND {
+        "Route not found".to_owned()
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "Request body too large".to_owned()
+    } else if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled error");
+        "Internal error".to_owned()
+    } else {
+        status
+            .canonical_reason()
+            .unwrap_or("Bad request")
+            .to_owned()
+    };
+    Json(ApiMessage::failure(message))
+        .with_status(status)
+        .into_response()
+}
+
+/// The answer when a request handler panicked: logged, and a JSON 500 instead of a dropped
+/// connection.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    Json(ApiMessage::failure("Internal error"))
+        .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response()
+}

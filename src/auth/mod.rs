@@ -1,0 +1,13 @@
+//! The sign-in domain: parsed inputs, password and code hashing, session tokens, and the
+//! register / login / verify rules that tie them to the store and the mailer.
+pub mod code;
+pub mod email;
+pub mod password;
+pub mod service;
+pub mod token;
+
+pub use code::{CodeHasher, OneTimeCode};
+pub use email::Email;
+pub use password::{LoginPassword, NewPassword, PasswordHasher};
+pub use service::{AuthError, AuthService};
+pub use token::{SessionToken, TokenKeys};

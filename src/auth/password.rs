@@ -1,0 +1,241 @@
+//! Passwords: the policy for new ones, argon2id hashing off the async executor, and
+//! verification that costs the same whether or not the account exists.
+use std::sync::Arc;
+
+use anyhow::Context;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordVerifier, Version};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+use tokio::sync::{OnceCell, Semaphore};
+
+const MIN_NEW: usize = 8;
+const MAX_NEW: usize = 128;
+/// Longest password a sign-in accepts: legacy rows may hold up to 255 characters.
+const MAX_LOGIN: usize = 1024;
+
+/// A password chosen at registration, checked against the policy.
+#[derive(Debug)]
+pub struct NewPassword(SecretString);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("Password is required")]
+    Empty,
+    #[error("Password must be at least 8 characters")]
+    TooShort,
+    #[error("Password must be at most 128 characters")]
+    TooLong,
+}
+
+impl NewPassword {
+    /// Lengths count characters, not bytes, so a Unicode password is judged as a person sees it.
+    pub fn parse(raw: String) -> Result<Self, PasswordError> {
+        match raw.chars().count() {
+            0 => Err(PasswordError::Empty),
+            n if n < MIN_NEW => Err(PasswordError::TooShort),
+            n if n > MAX_NEW => Err(PasswordError::TooLong),
+            _ => Ok(Self(raw.into())),
+        }
+    }
+}
+
+/// A password offered at sign-in. No policy beyond presence and a sane bound: accounts from the
+/// old service may have passwords shorter than today's minimum.
+#[derive(Debug)]
+pub struct LoginPassword(SecretString);
+
+impl LoginPassword {
+    pub fn parse(raw: String) -> Result<Self, PasswordError> {
+        match raw.chars().count() {
+            0 => Err(PasswordError::Empty),
+            n if n > MAX_LOGIN => Err(PasswordError::TooLong),
+            _ => Ok(Self(raw.into())),
+        }
+    }
+}
+
+/// What a stored password said about an offered one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Mismatch,
+    Match,
+    /// Matched a plain-text password left by the old service: store a hash now.
+    MatchNeedsRehash,
+}
+
+/// Argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), at most one hash per core at a time.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<OnceCell<String>>,
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy_hash: Arc::default(),
+        }
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+impl PasswordHasher {
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for storage.
+    pub async fn hash(&self, password: &NewPassword) -> anyhow::Result<String> {
+        self.hash_secret(password.0.clone()).await
+    }
+
+    /// Re-hashes a password that has just been proven right, for legacy rows.
+    pub async fn rehash(&self, password: &LoginPassword) -> anyhow::Result<String> {
+        self.hash_secret(password.0.clone()).await
+    }
+
+    async fn hash_secret(&self, password: SecretString) -> anyhow::Result<String> {
+        self.blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2::PasswordHasher::hash_password(
+                &argon2(),
+                password.expose_secret().as_bytes(),
+                &salt,
+            )
+            .map(|hash| hash.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
+        })
+        .await
+    }
+
+    /// Checks `password` against a stored value: a PHC hash, or the old service's plain text.
+    /// `None` (no such user) still pays for a full hash so timing does not reveal the account.
+    pub async fn verify(
+        &self,
+        password: &LoginPassword,
+        stored: Option<&str>,
+    ) -> anyhow::Result<Verdict> {
+        let is_phc = stored.is_some_and(|s| s.starts_with("$argon2"));
+        let hash = match stored {
+            Some(s) if is_phc => s.to_owned(),
+            _ => self.dummy_hash().await?,
+        };
+        let offered = password.0.clone();
+        let hash_matches = self
+            .blocking(move || {
+                let parsed = PasswordHash::new(&hash)
+                    .map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
+                Ok(argon2()
+                    .verify_password(offered.expose_secret().as_bytes(), &parsed)
+                    .is_ok())
+            })
+            .await?;
+        Ok(match stored {
+            Some(_) if is_phc => match hash_matches {
+                true => Verdict::Match,
+                false => Verdict::Mismatch,
+            },
+            Some(plain) => {
+                let offered = password.0.expose_secret().as_bytes();
+                match bool::from(offered.ct_eq(plain.as_bytes())) {
+                    true => Verdict::MatchNeedsRehash,
+                    false => Verdict::Mismatch,
+                }
+            }
+            None => Verdict::Mismatch,
+        })
+    }
+
+    /// A hash of a random password, made once, that unknown users are checked against.
+    async fn dummy_hash(&self) -> anyhow::Result<String> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let random: String = {
+                    use rand::distr::{Alphanumeric, SampleString};
+                    Alphanumeric.sample_string(&mut rand::rng(), 32)
+                };
+                self.hash_secret(random.into()).await
+            })
+            .await
+            .cloned()
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .context("password hasher is shut down")?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .context("password hashing task failed")?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(p: &str) -> LoginPassword {
+        LoginPassword::parse(p.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn policy_counts_characters_not_bytes() {
+        assert_eq!(
+            NewPassword::parse("".into()).unwrap_err(),
+            PasswordError::Empty
+        );
+        assert_eq!(
+            NewPassword::parse("1234567".into()).unwrap_err(),
+            PasswordError::TooShort
+        );
+        assert!(NewPassword::parse("12345678".into()).is_ok());
+        // Eight characters, 24 bytes.
+        assert!(NewPassword::parse("日本語のパスワ".to_owned() + "ド").is_ok());
+        assert!(NewPassword::parse("é".repeat(128)).is_ok());
+        assert_eq!(
+            NewPassword::parse("é".repeat(129)).unwrap_err(),
+            PasswordError::TooLong
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_phc_with_owasp_parameters_and_verify() {
+        let hasher = PasswordHasher::default();
+        let hash = hasher
+            .hash(&NewPassword::parse("correct horse".into()).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        let verdict = |p| hasher.verify(&login(p), Some(&hash));
+        assert_eq!(verdict("correct horse").await.unwrap(), Verdict::Match);
+        assert_eq!(verdict("correct horse!").await.unwrap(), Verdict::Mismatch);
+    }
+
+    #[tokio::test]
+    async fn legacy_plain_text_matches_and_asks_for_a_rehash() {
+        let hasher = PasswordHasher::default();
+        let verdict = |p| hasher.verify(&login(p), Some("1234"));
+        assert_eq!(verdict("1234").await.unwrap(), Verdict::MatchNeedsRehash);
+        assert_eq!(verdict("12345").await.unwrap(), Verdict::Mismatch);
+    }
+
+    #[tokio::test]
+    async fn unknown_user_never_matches() {
+        let hasher = PasswordHasher::default();
+        assert_eq!(
+            hasher.verify(&login("anything"), None).await.unwrap(),
+            Verdict::Mismatch
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! The sign-in rules: register, log in (password, then a code by mail), verify the code, and
+//! read a session. Works on parsed domain values; knows nothing of HTTP.
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DbErr;
+
+use super::password::Verdict;
+use super::{CodeHasher, Email, LoginPassword, NewPassword, OneTimeCode, PasswordHasher};
+use super::{SessionToken, TokenKeys};
+use crate::mail::{CodeMessage, MailError, Mailer};
+use crate::store::{self, codes, users, Db};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Username already exists")]
+    UsernameTaken,
+    #[error("Invalid username or password")]
+    InvalidCredentials,
+    #[error("Invalid or expired OTP")]
+    InvalidCode,
+    #[error("Invalid or expired session")]
+    InvalidSession,
+    #[error("Could not send the code; try again later")]
+    MailFailed(#[source] MailError),
+    #[error("Service temporarily unavailable")]
+    Unavailable(#[source] DbErr),
+    #[error("Internal error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for AuthError {
+    fn from(err: DbErr) -> Self {
+        if store::is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Unexpected(anyhow::Error::new(err).context("database query failed"))
+        }
+    }
+}
+
+/// Everything the sign-in rules need, built once per process and shared by every request.
+#[derive(Clone)]
+pub struct AuthService {
+    pub db: Db,
+    pub passwords: PasswordHasher,
+    pub codes: CodeHasher,
+    pub tokens: TokenKeys,
+    pub mailer: Arc<dyn Mailer>,
+    pub code_ttl: Duration,
+    pub max_attempts: u32,
+}
+
+impl AuthService {
+    pub async fn register(
+        &self,
+        username: &Email,
+        password: &NewPassword,
+    ) -> Result<(), AuthError> {
+        // A cheap look first spares an argon2 hash for the common duplicate; the unique
+        // constraint still decides races.
+        if users::find_by_username(&self.db, username.as_ref())
+            .await?
+            .is_some()
+        {
+            return Err(AuthError::UsernameTaken);
+        }
+        let hash = self.passwords.hash(password).await?;
+        match users::insert(&self.db, username.as_ref(), &hash).await {
+            Ok(id) => {
+                tracing::info!(user_id = id, "user registered");
+                Ok(())
+            }
+            Err(users::InsertUserError::UsernameTaken) => Err(AuthError::UsernameTaken),
+            Err(users::InsertUserError::Db(err)) => Err(err.into()),
+        }
+    }
+
+    /// Checks the password and mails a fresh code, which replaces any earlier one.
+    pub async fn login(&self, username: &Email, password: &LoginPassword) -> Result<(), AuthError> {
+        let user = users::find_by_username(&self.db, username.as_ref()).await?;
+        let stored = user.as_ref().map(|u| u.stored_password.as_str());
+        let verdict = self.passwords.verify(password, stored).await?;
+        let user = match (user, verdict) {
+            (Some(user), Verdict::Match) => user,
+            (Some(user), Verdict::MatchNeedsRehash) => {
+                let hash = self.passwords.rehash(password).await?;
+                users::update_password(&self.db, user.id, &hash).await?;
+                tracing::info!(user_id = user.id, "legacy plain-text password re-hashed");
+                user
+            }
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+
+        let code = OneTimeCode::generate();
+        let code_hash = self.codes.hash(user.id, &code);
+        let expires_at = codes::now() + self.code_ttl;
+        codes::replace(&self.db, user.id, &code_hash, expires_at).await?;
+
+        let message = CodeMessage {
+            to: username.clone(),
+            code,
+            valid_for: self.code_ttl,
+        };
+        if let Err(err) = self.mailer.send_code(&message).await {
+            // A code nobody received must not stay valid.
+            codes::discard(&self.db, user.id, &code_hash).await?;
+            return Err(AuthError::MailFailed(err));
+        }
+        tracing::info!(user_id = user.id, "sign-in code sent");
+        Ok(())
+    }
+
+    /// Spends the code, if it is the user's live one, and opens a session.
+    pub async fn verify(
+        &self,
+        username: &Email,
+        code: &OneTimeCode,
+    ) -> Result<SessionToken, AuthError> {
+        let user = users::find_by_username(&self.db, username.as_ref())
+            .await?
+            .ok_or(AuthError::InvalidCode)?;
+        let stored = codes::pending_hash(&self.db, user.id)
+            .await?
+            .ok_or(AuthError::InvalidCode)?;
+        if !codes::record_attempt(&self.db, user.id, &stored, self.max_attempts).await? {
+            return Err(AuthError::InvalidCode);
+        }
+        if !self.codes.verify(user.id, code, &stored) {
+            tracing::info!(user_id = user.id, "wrong sign-in code");
+            return Err(AuthError::InvalidCode);
+        }
+        if !codes::consume(&self.db, user.id, &stored).await? {
+            return Err(AuthError::InvalidCode);
+        }
+        tracing::info!(user_id = user.id, "signed in");
+        Ok(self.tokens.issue(&user.username)?)
+    }
+
+    /// The username behind a session token, if the token is valid and the user still exists.
+    pub async fn session_user(&self, token: &str) -> Result<String, AuthError> {
+        let username = self
+            .tokens
+            .verify(token)
+            .map_err(|_| AuthError::InvalidSession)?;
+        match users::find_by_username(&self.db, &username).await? {
+            Some(user) => Ok(user.username),
+            None => Err(AuthError::InvalidSession),
+        }
+    }
+
+    pub async fn database_ready(&self) -> Result<(), DbErr> {
+        store::ping(&self.db).await
+    }
+}

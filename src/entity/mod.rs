@@ -1,0 +1,3 @@
+//! SeaORM entities for the tables the `migration` crate creates. Used only by `store`.
+pub mod one_time_codes;
+pub mod users;

@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    #[sea_orm(unique)]
+    pub username: String,
+    /// An argon2id PHC string, or plain text in rows left by the old service.
+    pub password: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_one = "super::one_time_codes::Entity")]
+    OneTimeCode,
+}
+
+impl Related<super::one_time_codes::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::OneTimeCode.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,9 @@
+//! otp-login: two-step sign-in by emailed one-time code.
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod entity;
+pub mod mail;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,64 @@
+//! The development mailer: writes the code to the log for the developer, and keeps the latest
+//! messages in memory for tests. Never chosen when running on Lambda.
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use super::{CodeMessage, MailError, Mailer};
+
+const KEEP: usize = 100;
+
+/// What the development mailer "sent".
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    pub to: String,
+    pub subject: String,
+    pub code: String,
+    pub text: String,
+}
+
+#[derive(Default)]
+pub struct DevMailer {
+    sent: Mutex<VecDeque<SentMessage>>,
+}
+
+impl DevMailer {
+    /// The code most recently sent to `to`, if any.
+    pub fn last_code_for(&self, to: &str) -> Option<String> {
+        self.messages_to(to).last().map(|m| m.code.clone())
+    }
+
+    /// Every kept message sent to `to`, oldest first.
+    pub fn messages_to(&self, to: &str) -> Vec<SentMessage> {
+        let to = to.trim().to_lowercase();
+        self.sent
+            .lock()
+            .expect("mailer lock poisoned")
+            .iter()
+            .filter(|m| m.to == to)
+            .cloned()
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for DevMailer {
+    async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
+        // Showing the code is this mailer's whole purpose; no other code path logs one.
+        tracing::info!(
+            to = %message.to,
+            code = %message.code.expose(),
+            "development mailer: sign-in code (not emailed)"
+        );
+        let mut sent = self.sent.lock().expect("mailer lock poisoned");
+        if sent.len() == KEEP {
+            sent.pop_front();
+        }
+        sent.push_back(SentMessage {
+            to: message.to.to_string(),
+            subject: message.subject().to_owned(),
+            code: message.code.expose().to_owned(),
+            text: message.text_body(),
+        });
+        Ok(())
+    }
+}

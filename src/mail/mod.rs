@@ -1,0 +1,107 @@
+//! Delivering sign-in codes: the `Mailer` trait, the message every mailer sends, and the
+//! development mailer.
+mod dev;
+
+use std::time::Duration;
+
+pub use dev::{DevMailer, SentMessage};
+
+use crate::auth::{Email, OneTimeCode};
+
+/// A sign-in code on its way to a user.
+#[derive(Debug, Clone)]
+pub struct CodeMessage {
+    pub to: Email,
+    pub code: OneTimeCode,
+    pub valid_for: Duration,
+}
+
+pub const SUBJECT: &str = "Your sign-in code";
+
+impl CodeMessage {
+    fn minutes(&self) -> String {
+        match self.valid_for.as_secs().div_ceil(60) {
+            1 => "1 minute".to_owned(),
+            n => format!("{n} minutes"),
+        }
+    }
+
+    pub fn subject(&self) -> &'static str {
+        SUBJECT
+    }
+
+    pub fn text_body(&self) -> String {
+        format!(
+            "Your sign-in code is {code}\n\n\
+             It expires in {minutes} and can be used once.\n\n\
+             If you did not try to sign in, ignore this email: nobody can sign in without the code.\n",
+            code = self.code.expose(),
+            minutes = self.minutes(),
+        )
+    }
+
+    pub fn html_body(&self) -> String {
+        format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif\">\
+             <p>Your sign-in code is</p>\
+             <p style=\"font-size:28px;font-weight:bold;letter-spacing:4px\">{code}</p>\
+             <p>It expires in {minutes} and can be used once.</p>\
+             <p style=\"color:#666\">If you did not try to sign in, ignore this email: \
+             nobody can sign in without the code.</p>\
+             </body></html>",
+            code = self.code.expose(),
+            minutes = self.minutes(),
+        )
+    }
+}
+
+/// Why a code could not be handed over for delivery.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The mail service refused the message (unverified sender, sandboxed recipient…).
+    #[error("mail rejected ({code}): {detail}")]
+    Rejected { code: String, detail: String },
+    /// The mail service is throttling us.
+    #[error("mail throttled ({code})")]
+    Throttled { code: String },
+    /// The mail service could not be reached or did not answer in time.
+    #[error("mail service unreachable: {0}")]
+    Unreachable(String),
+}
+
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(secs: u64) -> CodeMessage {
+        CodeMessage {
+            to: Email::parse("bob@example.com").unwrap(),
+            code: OneTimeCode::parse("031337").unwrap(),
+            valid_for: Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn both_parts_carry_the_code_lifetime_and_the_ignore_line() {
+        let m = message(300);
+        assert_eq!(m.subject(), "Your sign-in code");
+        for body in [m.text_body(), m.html_body()] {
+            assert!(body.contains("031337"), "{body}");
+            assert!(body.contains("expires in 5 minutes"), "{body}");
+            assert!(body.contains("If you did not try to sign in, ignore this email"));
+        }
+        assert!(m.html_body().starts_with("<!doctype html>"));
+    }
+
+    #[test]
+    fn lifetime_rounds_up_to_whole_minutes() {
+        assert!(message(60).text_body().contains("expires in 1 minute "));
+        assert!(message(90).text_body().contains("expires in 2 minutes"));
+        assert!(message(600).text_body().contains("expires in 10 minutes"));
+    }
+}

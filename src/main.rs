@@ -1,0 +1,48 @@
+//! The `otp-login` binary: serve (locally or on Lambda), or one of the maintenance commands.
+use std::process::ExitCode;
+
+use migration::{Migrator, MigratorTrait};
+use otp_login::config::Settings;
+use otp_login::{api, startup, store, telemetry};
+
+const USAGE: &str = "usage: otp-login [serve | migrate | openapi | config-schema]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args().nth(1);
+    match command.as_deref() {
+        Some("openapi") => print!("{}", api::spec_yaml()),
+        Some("config-schema") => println!("{:#}", Settings::json_schema()),
+        None | Some("serve") | Some("migrate") => {
+            let settings = match Settings::from_env() {
+                Ok(settings) => settings,
+                Err(err) => {
+                    eprintln!("otp-login: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            telemetry::init(settings.on_lambda());
+            let result = match command.as_deref() {
+                Some("migrate") => migrate(&settings).await,
+                _ => startup::run(settings).await,
+            };
+            if let Err(err) = result {
+                tracing::error!("{err:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+        Some("-h") | Some("--help") | Some("help") => println!("{USAGE}"),
+        Some(other) => {
+            eprintln!("otp-login: unknown command {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = store::connect(&settings.database_url()?, 1, false).await?;
+    Migrator::up(&db, None).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Building the app from settings. `build_app` is the one endpoint served by the local server,
+//! by Lambda, and by the tests; `openapi_service` (in `api`) feeds the spec export.
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use poem::endpoint::StaticFilesEndpoint;
+use poem::error::NotFoundError;
+use poem::http::Method;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::{CatchPanic, Cors, Tracing};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route, Server};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::api::{json_error, openapi_service, panic_response};
+use crate::auth::{AuthService, CodeHasher, PasswordHasher, TokenKeys};
+use crate::config::Settings;
+use crate::mail::{DevMailer, Mailer};
+use crate::store;
+
+/// Request bodies are two short strings; anything near this size is not a sign-in.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Connects to the database (applying migrations when configured) and assembles the sign-in
+/// service. Called once per process; every request shares the result.
+pub async fn build_auth_service(
+    settings: &Settings,
+    mailer: Arc<dyn Mailer>,
+) -> anyhow::Result<AuthService> {
+    let url = settings.database_url()?;
+    let db = store::connect(&url, settings.db_max_connections, settings.on_lambda())
+        .await
+        .context("could not connect to the database")?;
+    if settings.run_migrations() {
+        Migrator::up(&db, None)
+            .await
+            .context("could not apply database migrations")?;
+    }
+    Ok(AuthService {
+        db,
+        passwords: PasswordHasher::default(),
+        codes: CodeHasher::new(&key_or_random(&settings.otp_secret, "OTP_SECRET")),
+        tokens: TokenKeys::new(
+            &key_or_random(&settings.jwt_secret, "JWT_SECRET"),
+            settings.token_ttl(),
+        ),
+        mailer,
+        code_ttl: settings.otp_ttl(),
+        max_attempts: settings.otp_max_attempts,
+    })
+}
+
+/// The mailer the settings ask for.
+pub fn mailer_for(_settings: &Settings) -> Arc<dyn Mailer> {
+    Arc::new(DevMailer::default())
+}
+
+fn key_or_random(secret: &Option<SecretString>, name: &str) -> Vec<u8> {
+    if let Some(secret) = secret {
+        return secret.expose_secret().as_bytes().to_vec();
+    }
+    tracing::warn!(
+        "{name} is not set: using a random key for this process only; \
+         set it for anything but local development"
+    );
+    let mut key = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key
+}
+
+/// The whole HTTP app: operations, docs, spec, static pages, and the middleware that makes
+/// every failure a JSON answer carrying the CORS headers.
+pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output = Response> {
+    let api = openapi_service();
+    let routes = Route::new()
+        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", api.spec_endpoint())
+        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/", api);
+    let frontend = PathBuf::from(&settings.frontend_dir);
+    let files = frontend
+        .is_dir()
+        .then(|| StaticFilesEndpoint::new(frontend).index_file("index.html"));
+
+    WithFrontend { routes, files }
+        .around(limit_body)
+        .with(CatchPanic::new().with_handler(panic_response))
+        .data(auth)
+        .catch_all_error(json_error)
+        .with(cors(&settings.cors_allowed_origins))
+        .catch_all_error(json_error)
+        .with(Tracing)
+}
+
+/// Refuses bodies over `MAX_BODY_BYTES` with 413, whether or not they declare a length
+/// (poem's `SizeLimit` would refuse every request without `Content-Length`, GETs included).
+async fn limit_body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let declared = req
+        .header(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return Err(poem::error::ReadBodyError::PayloadTooLarge.into());
+    }
+    let body = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await?;
+    req.set_body(body);
+    next.call(req).await.map(poem::IntoResponse::into_response)
+}
+
+fn cors(allowed_origins: &str) -> Cors {
+    let cors = Cors::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(["content-type", "authorization"])
+        .max_age(600);
+    allowed_origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty() && *o != "*")
+        .fold(cors, Cors::allow_origin)
+}
+
+/// Serves the static pages for GET/HEAD requests no API route claimed.
+struct WithFrontend<R> {
+    routes: R,
+    files: Option<StaticFilesEndpoint>,
+}
+
+impl<R: Endpoint> Endpoint for WithFrontend<R> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let Some(files) = &self.files else {
+            return self
+                .routes
+                .call(req)
+                .await
+                .map(poem::IntoResponse::into_response);
+        };
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        match self.routes.call(req).await {
+            Err(err)
+                if err.is::<NotFoundError>() && matches!(method, Method::GET | Method::HEAD) =>
+            {
+                let mut file_req = Request::builder().method(method).uri(uri).finish();
+                *file_req.headers_mut() = headers;
+                files.call(file_req).await
+            }
+            other => other.map(poem::IntoResponse::into_response),
+        }
+    }
+}
+
+/// A local HTTP server bound to its port, ready to run.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    app: poem::endpoint::BoxEndpoint<'static, Response>,
+    port: u16,
+}
+
+impl Application {
+    /// Binds `BIND:PORT` (port 0 picks a free one) and builds the app.
+    pub async fn build(settings: &Settings, mailer: Arc<dyn Mailer>) -> anyhow::Result<Self> {
+        let auth = build_auth_service(settings, mailer).await?;
+        let address = format!("{}:{}", settings.bind, settings.port);
+        let acceptor = TcpListener::bind(address.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("could not listen on {address}"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .context("listener has no socket address")?;
+        Ok(Self {
+            acceptor,
+            app: build_app(auth, settings).boxed(),
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor).run(self.app).await
+    }
+}
+
+/// Runs the service where the environment says: Lambda events, or a local TCP server.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let mailer = mailer_for(&settings);
+    if settings.on_lambda() {
+        let auth = build_auth_service(&settings, mailer).await?;
+        let app = build_app(auth, &settings).into_endpoint();
+        return poem_lambda::run(app)
+            .await
+            .map_err(|e| anyhow::anyhow!("Lambda runtime failed: {e}"));
+    }
+    let app = Application::build(&settings, mailer).await?;
+    tracing::info!(
+        "otp-login listening on http://{}:{} (Swagger UI at /docs)",
+        settings.bind,
+        app.port()
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}

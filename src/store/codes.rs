@@ -1,0 +1,104 @@
+//! The `one_time_codes` table: one row per user holding the hash of the latest code. Every
+//! state change is a single conditional statement, so racing requests cannot both win.
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+
+use crate::entity::one_time_codes::{self, Column, Entity};
+
+/// Whole seconds: MySQL `DATETIME` keeps no fraction, and SQLite compares the text.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
+
+/// Stores a new code for the user, replacing (and so invalidating) any previous one.
+pub async fn replace(
+    db: &DatabaseConnection,
+    user_id: i32,
+    code_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = one_time_codes::ActiveModel {
+        user_id: Set(user_id),
+        code_hash: Set(code_hash.to_owned()),
+        expires_at: Set(expires_at),
+        attempts: Set(0),
+        consumed_at: Set(None),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(Column::UserId)
+                .update_columns([
+                    Column::CodeHash,
+                    Column::ExpiresAt,
+                    Column::Attempts,
+                    Column::ConsumedAt,
+                    Column::CreatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
+}
+
+/// The hash of the user's code if one is waiting to be used.
+pub async fn pending_hash(db: &DatabaseConnection, user_id: i32) -> Result<Option<String>, DbErr> {
+    Ok(Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::ConsumedAt.is_null())
+        .one(db)
+        .await?
+        .map(|row| row.code_hash))
+}
+
+/// Counts one try against the code, if it is still live (unused, unexpired, tries left).
+/// Returns whether the try may go ahead. Counting before comparing bounds parallel guessing.
+pub async fn record_attempt(
+    db: &DatabaseConnection,
+    user_id: i32,
+    code_hash: &str,
+    max_attempts: u32,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(live(user_id, code_hash))
+        .filter(Column::Attempts.lt(max_attempts))
+        .filter(Column::ExpiresAt.gt(now()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Marks the code used. Only one caller can see `true` for a given code.
+pub async fn consume(
+    db: &DatabaseConnection,
+    user_id: i32,
+    code_hash: &str,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::ConsumedAt, Expr::value(now()))
+        .filter(live(user_id, code_hash))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes this code, if it is still the user's current one (a later login's code stays).
+pub async fn discard(db: &DatabaseConnection, user_id: i32, code_hash: &str) -> Result<(), DbErr> {
+    Entity::delete_many()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::CodeHash.eq(code_hash))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+fn live(user_id: i32, code_hash: &str) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(Column::UserId.eq(user_id))
+        .add(Column::CodeHash.eq(code_hash))
+        .add(Column::ConsumedAt.is_null())
+}
