@@ -2,10 +2,11 @@
 use std::process::ExitCode;
 
 use migration::{Migrator, MigratorTrait};
+use otp_login::auth::{NewPassword, PasswordHasher};
 use otp_login::config::Settings;
 use otp_login::{api, startup, store, telemetry};
 
-const USAGE: &str = "usage: otp-login [serve | migrate | openapi | config-schema]";
+const USAGE: &str = "usage: otp-login [serve | migrate | openapi | config-schema | hash-password]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,6 +14,7 @@ async fn main() -> ExitCode {
     match command.as_deref() {
         Some("openapi") => print!("{}", api::spec_yaml()),
         Some("config-schema") => println!("{:#}", Settings::json_schema()),
+        Some("hash-password") => return hash_password().await,
         None | Some("serve") | Some("migrate") => {
             let settings = match Settings::from_env() {
                 Ok(settings) => settings,
@@ -45,4 +47,31 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Migrator::up(&db, None).await?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// Reads a password from standard input and prints its argon2id PHC string, for rows written
+/// by hand (`database/create_database.sql`, a password reset in SQL).
+async fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("otp-login: could not read a password from standard input");
+        return ExitCode::FAILURE;
+    }
+    let password = match NewPassword::parse(line.trim_end_matches(['\r', '\n']).to_owned()) {
+        Ok(password) => password,
+        Err(err) => {
+            eprintln!("otp-login: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match PasswordHasher::default().hash(&password).await {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("otp-login: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -217,17 +217,24 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        let verdict = |p| hasher.verify(&login(p), Some(&hash));
-        assert_eq!(verdict("correct horse").await.unwrap(), Verdict::Match);
-        assert_eq!(verdict("correct horse!").await.unwrap(), Verdict::Mismatch);
+        let verdict = |p| {
+            let hasher = hasher.clone();
+            let hash = hash.clone();
+            async move { hasher.verify(&login(p), Some(&hash)).await.unwrap() }
+        };
+        assert_eq!(verdict("correct horse").await, Verdict::Match);
+        assert_eq!(verdict("correct horse!").await, Verdict::Mismatch);
     }
 
     #[tokio::test]
     async fn legacy_plain_text_matches_and_asks_for_a_rehash() {
         let hasher = PasswordHasher::default();
-        let verdict = |p| hasher.verify(&login(p), Some("1234"));
-        assert_eq!(verdict("1234").await.unwrap(), Verdict::MatchNeedsRehash);
-        assert_eq!(verdict("12345").await.unwrap(), Verdict::Mismatch);
+        let verdict = |p| {
+            let hasher = hasher.clone();
+            async move { hasher.verify(&login(p), Some("1234")).await.unwrap() }
+        };
+        assert_eq!(verdict("1234").await, Verdict::MatchNeedsRehash);
+        assert_eq!(verdict("12345").await, Verdict::Mismatch);
     }
 
     #[tokio::test]

@@ -1,0 +1,44 @@
+-- otp-login schema for people who run SQL by hand (MySQL 8 / MariaDB 10.5+).
+-- It creates the same tables as the `migration` crate (a test compares the two), so a
+-- database made here can later be managed by `otp-login migrate` without changes.
+--
+--   mysql -h HOST -u USER -p < database/create_database.sql
+--
+-- The database is named `user_id`, as the old service's script named it; set DB_NAME=user_id
+-- (or DATABASE_URL=mysql://USER:PASS@HOST:3306/user_id) for the service.
+
+CREATE DATABASE IF NOT EXISTS user_id CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+USE user_id;
+
+CREATE TABLE IF NOT EXISTS users (
+  id INT NOT NULL AUTO_INCREMENT,
+  username VARCHAR(254) NOT NULL,
+  -- An argon2id PHC string. Make one with: echo 'the password' | otp-login hash-password
+  password VARCHAR(255) NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (id),
+  UNIQUE KEY username (username)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+-- The latest sign-in code of each user, as an HMAC-SHA-256 (never the code itself).
+CREATE TABLE IF NOT EXISTS one_time_codes (
+  id INT NOT NULL AUTO_INCREMENT,
+  user_id INT NOT NULL,
+  code_hash VARCHAR(64) NOT NULL,
+  expires_at DATETIME NOT NULL,
+  attempts INT NOT NULL DEFAULT 0,
+  consumed_at DATETIME NULL DEFAULT NULL,
+  created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (id),
+  UNIQUE KEY user_id (user_id),
+  CONSTRAINT fk_one_time_codes_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+-- Demo users (passwords in the README). Codes go to these addresses, so register a real
+-- address of yours to receive one.
+INSERT IGNORE INTO users (username, password) VALUES
+  ('student@example.com', '$argon2id$v=19$m=19456,t=2,p=1$ETQCUTfRoF0Jo78ngrOgrQ$Z0qb683hMelwpYHyIUC8TbpQQr+syuhUbtpf0rc910M'),
+  ('admin@example.com',   '$argon2id$v=19$m=19456,t=2,p=1$13IVKol2hxoFpo7nuzqapw$ubF3qK/GrD4XbSsVTorxA+GetY2x3pgjILAS/lUuBug'),
+  ('test@example.com',    '$argon2id$v=19$m=19456,t=2,p=1$mBIOjm34cNm9WMo+joysWQ$uOMFbpyB8jwFjl2SIezkGwog5ZRX9o2NstgifzLn0Zg'),
+  ('user@example.com',    '$argon2id$v=19$m=19456,t=2,p=1$DUwfh2J4ArcB8otWcco0PQ$+iHcSacJr7d/CTkTjvVWoN6wPjOw7w4oySgJgqK0TAA');

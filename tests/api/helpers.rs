@@ -1,0 +1,260 @@
+//! `spawn_app`: a fresh server on port 0 with its own database and a development mailer the
+//! test can read codes from.
+use std::sync::Arc;
+
+use otp_login::config::Settings;
+use otp_login::mail::DevMailer;
+use otp_login::startup::Application;
+use rand::distr::{Alphanumeric, SampleString};
+use reqwest::{Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123";
+pub const OTP_SECRET: &str = "test-otp-secret-0123456789abcdef0123";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The MariaDB server the tests create their databases on.
+pub fn mariadb_server_url() -> String {
+    std::env::var("TEST_MARIADB_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    MariaDb,
+    Sqlite,
+}
+
+/// A database owned by one test, dropped when the last app using it is gone.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Arc<Self> {
+        let name = format!("otp_test_{}", random_suffix().to_lowercase());
+        match backend {
+            Backend::MariaDb => {
+                let server = mariadb_server_url();
+                let admin = Database::connect(&server).await.unwrap_or_else(|e| {
+                    panic!(
+                        "MariaDB is not reachable at {server} ({e}). Start it (see README: \
+                         Testing) or point TEST_MARIADB_URL at one."
+                    )
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE `{name}`"))
+                    .await
+                    .expect("create test database");
+                Arc::new(Self {
+                    url: format!("{server}/{name}"),
+                    backend,
+                    name,
+                    _dir: None,
+                })
+            }
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/{name}.db?mode=rwc", dir.path().display());
+                Arc::new(Self {
+                    url,
+                    backend,
+                    name,
+                    _dir: Some(dir),
+                })
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(&self.url)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.backend != Backend::MariaDb {
+            return;
+        }
+        let statement = format!("DROP DATABASE IF EXISTS `{}`", self.name);
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(&mariadb_server_url()).await {
+                    let _ = admin.execute_unprepared(&statement).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn random_suffix() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 12)
+}
+
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", random_suffix().to_lowercase())
+}
+
+pub fn settings_for(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
+    let mut vars: std::collections::HashMap<String, String> = [
+        ("DATABASE_URL".to_owned(), db.url.clone()),
+        ("PORT".to_owned(), "0".to_owned()),
+        ("JWT_SECRET".to_owned(), JWT_SECRET.to_owned()),
+        ("OTP_SECRET".to_owned(), OTP_SECRET.to_owned()),
+        ("FRONTEND_DIR".to_owned(), "/nonexistent".to_owned()),
+    ]
+    .into();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::from_vars(vars).expect("test settings are valid")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub mailer: Arc<DevMailer>,
+    pub db: Arc<TestDb>,
+    pub client: reqwest::Client,
+}
+
+/// A fresh app on its own MariaDB database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(Backend::MariaDb).await
+}
+
+pub async fn spawn_app_on(backend: Backend) -> TestApp {
+    spawn_app_with(TestDb::new(backend).await, &[]).await
+}
+
+/// An app on an existing test database (several apps may share one, like Lambda instances).
+pub async fn spawn_app_with(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp {
+    let settings = settings_for(&db, extra);
+    spawn_with_settings(db, &settings).await
+}
+
+pub async fn spawn_with_settings(db: Arc<TestDb>, settings: &Settings) -> TestApp {
+    let mailer = Arc::new(DevMailer::default());
+    let app = Application::build(settings, mailer.clone())
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        mailer,
+        db,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/register",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/login",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn verify(&self, username: &str, code: &str) -> Response {
+        self.post_json("/verify", &json!({"username": username, "code": code}))
+            .await
+    }
+
+    pub async fn me(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The last code the development mailer sent to `username`.
+    pub fn code_for(&self, username: &str) -> String {
+        self.mailer
+            .last_code_for(username)
+            .unwrap_or_else(|| panic!("no code was sent to {username}"))
+    }
+
+    /// Registers `username` and logs in; the code is then waiting in the mailer.
+    pub async fn register_and_login(&self, username: &str) {
+        assert_status(self.register(username, PASSWORD).await, 201).await;
+        assert_status(self.login(username, PASSWORD).await, 200).await;
+    }
+
+    /// The whole flow, returning the session token.
+    pub async fn sign_in(&self, username: &str) -> String {
+        self.register_and_login(username).await;
+        let body = assert_status(self.verify(username, &self.code_for(username)).await, 200).await;
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn connect_db(&self) -> DatabaseConnection {
+        self.db.connect().await
+    }
+}
+
+/// Asserts the status and the `{"success", "message"}` contract; returns the body.
+pub async fn assert_status(response: Response, expected: u16) -> Value {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let text = response.text().await.expect("body");
+    assert_eq!(
+        status,
+        StatusCode::from_u16(expected).unwrap(),
+        "body: {text}"
+    );
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}: {text}"
+    );
+    let body: Value = serde_json::from_str(&text).expect("JSON body");
+    assert_eq!(body["success"], json!(status.is_success()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+/// Asserts the status, the contract, and exactly this message.
+pub async fn assert_answer(response: Response, expected: u16, message: &str) -> Value {
+    let body = assert_status(response, expected).await;
+    assert_eq!(body["message"], message, "{body}");
+    body
+}

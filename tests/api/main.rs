@@ -1,0 +1,12 @@
+//! End-to-end tests through the public HTTP interface, against MariaDB (each test in its own
+//! fresh database) and, where named, against the embedded SQLite default.
+mod flow;
+mod health;
+mod helpers;
+mod login;
+mod me;
+mod register;
+mod routing;
+mod schema;
+mod spec;
+mod verify;
