@@ -67,8 +67,35 @@ pub struct Settings {
     /// Folder of static pages served at `/` when it exists.
     #[serde(default = "default_frontend_dir")]
     pub frontend_dir: String,
+    /// Which mailer sends codes: `ses`, or `dev` (writes codes to the log; never on Lambda).
+    /// Default: `ses` when `SENDER_EMAIL` is set, `dev` otherwise.
+    pub mailer: Option<MailerKind>,
+    /// The SES-verified sender, `noreply@example.com` or `otp-login <noreply@example.com>`.
+    pub sender_email: Option<String>,
+    /// SES configuration set to send with (for delivery events), if any.
+    pub ses_configuration_set: Option<String>,
+    /// Longest wait for SES to accept a message, in seconds (1 to 30).
+    #[serde(default = "default_ses_timeout")]
+    pub ses_timeout_seconds: u64,
+    /// AWS region of SES, read by the AWS SDK (Lambda sets it). `AWS_ENDPOINT_URL_SESV2` and
+    /// the standard credential variables are read by the SDK too.
+    pub aws_region: Option<String>,
     /// Set by AWS Lambda itself: its presence means "serve Lambda events, not a TCP port".
     pub aws_lambda_runtime_api: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailerKind {
+    Dev,
+    Ses,
+}
+
+/// The mailer the settings resolve to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailerChoice {
+    Development,
+    Ses { sender: String },
 }
 
 /// A setting that stops start-up, with the variable it came from.
@@ -130,8 +157,45 @@ impl Settings {
                 _ => {}
             }
         }
+        if !(1..=30).contains(&self.ses_timeout_seconds) {
+            return Err(ConfigError(format!(
+                "SES_TIMEOUT_SECONDS must be between 1 and 30, got {}",
+                self.ses_timeout_seconds
+            )));
+        }
+        self.mailer()?;
         self.database_url()?;
         Ok(())
+    }
+
+    /// SES when asked for (or when a sender is configured); the development mailer only off
+    /// Lambda, because its whole job is to put codes in the log.
+    pub fn mailer(&self) -> Result<MailerChoice, ConfigError> {
+        let sender = self.sender_email.as_deref().map(str::trim);
+        if let Some(sender) = sender {
+            if !sender.contains('@') {
+                return Err(ConfigError(format!(
+                    "SENDER_EMAIL must be an email address, got {sender:?}"
+                )));
+            }
+        }
+        match (self.mailer, sender) {
+            (Some(MailerKind::Dev), _) | (None, None) if self.on_lambda() => Err(ConfigError(
+                "SENDER_EMAIL is required on AWS Lambda (the development mailer only logs codes)"
+                    .into(),
+            )),
+            (Some(MailerKind::Dev), _) | (None, None) => Ok(MailerChoice::Development),
+            (Some(MailerKind::Ses), None) => Err(ConfigError(
+                "SENDER_EMAIL is required when MAILER=ses".into(),
+            )),
+            (_, Some(sender)) => Ok(MailerChoice::Ses {
+                sender: sender.to_owned(),
+            }),
+        }
+    }
+
+    pub fn ses_timeout(&self) -> Duration {
+        Duration::from_secs(self.ses_timeout_seconds)
     }
 
     /// The database to connect to: `DATABASE_URL`, else one built from the old service's
@@ -226,6 +290,9 @@ fn default_token_ttl() -> u64 {
 fn default_cors_origins() -> String {
     "*".into()
 }
+fn default_ses_timeout() -> u64 {
+    5
+}
 fn default_frontend_dir() -> String {
     "frontend".into()
 }
@@ -296,6 +363,35 @@ mod tests {
         let s = settings(&[lambda, ("OTP_SECRET", &secret), ("JWT_SECRET", &secret)]).unwrap();
         assert!(s.on_lambda() && !s.run_migrations());
         assert!(settings(&[]).unwrap().run_migrations());
+    }
+
+    #[test]
+    fn ses_is_chosen_by_a_sender_and_dev_otherwise() {
+        assert_eq!(
+            settings(&[]).unwrap().mailer().unwrap(),
+            MailerChoice::Development
+        );
+        let s = settings(&[("SENDER_EMAIL", " otp <noreply@example.com> ")]).unwrap();
+        assert_eq!(
+            s.mailer().unwrap(),
+            MailerChoice::Ses {
+                sender: "otp <noreply@example.com>".into()
+            }
+        );
+        let forced_dev = settings(&[("SENDER_EMAIL", "a@example.com"), ("MAILER", "dev")]);
+        assert_eq!(
+            forced_dev.unwrap().mailer().unwrap(),
+            MailerChoice::Development
+        );
+        for (vars, name) in [
+            (&[("MAILER", "ses")][..], "SENDER_EMAIL"),
+            (&[("MAILER", "carrier-pigeon")][..], "MAILER"),
+            (&[("SENDER_EMAIL", "nobody")][..], "SENDER_EMAIL"),
+            (&[("SES_TIMEOUT_SECONDS", "0")][..], "SES_TIMEOUT_SECONDS"),
+        ] {
+            let message = settings(vars).unwrap_err().to_string();
+            assert!(message.contains(name), "{message:?} should name {name}");
+        }
     }
 
     #[test]

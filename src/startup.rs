@@ -16,8 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::{json_error, openapi_service, panic_response};
 use crate::auth::{AuthService, CodeHasher, PasswordHasher, TokenKeys};
-use crate::config::Settings;
-use crate::mail::{DevMailer, Mailer};
+use crate::config::{MailerChoice, Settings};
+use crate::mail::{DevMailer, Mailer, SesMailer};
 use crate::store;
 
 /// Request bodies are two short strings; anything near this size is not a sign-in.
@@ -52,9 +52,30 @@ pub async fn build_auth_service(
     })
 }
 
-/// The mailer the settings ask for.
-pub fn mailer_for(_settings: &Settings) -> Arc<dyn Mailer> {
-    Arc::new(DevMailer::default())
+/// The mailer the settings ask for; the SES client is built here, once per process.
+pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(match settings.mailer()? {
+        MailerChoice::Development => {
+            tracing::warn!(
+                "development mailer: sign-in codes are written to this log, not emailed"
+            );
+            Arc::new(DevMailer::default())
+        }
+        MailerChoice::Ses { sender } => {
+            let aws = SesMailer::load_aws_config().await;
+            anyhow::ensure!(
+                aws.region().is_some(),
+                "AWS_REGION is required to send with SES"
+            );
+            tracing::info!(region = ?aws.region(), "sending sign-in codes with SES");
+            Arc::new(SesMailer::new(
+                &aws,
+                sender,
+                settings.ses_configuration_set.clone(),
+                settings.ses_timeout(),
+            ))
+        }
+    })
 }
 
 fn key_or_random(secret: &Option<SecretString>, name: &str) -> Vec<u8> {
@@ -192,7 +213,7 @@ impl Application {
 
 /// Runs the service where the environment says: Lambda events, or a local TCP server.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let mailer = mailer_for(&settings);
+    let mailer = mailer_for(&settings).await?;
     if settings.on_lambda() {
         let auth = build_auth_service(&settings, mailer).await?;
         let app = build_app(auth, &settings).into_endpoint();

@@ -7,6 +7,7 @@ use super::errors::{parse_failure, rejected, server_failure};
 use super::objects::{ApiMessage, CodeSubmission, Credentials, SessionGranted};
 use super::ApiTags;
 use crate::auth::{AuthError, AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
+use crate::mail::MailError;
 
 pub struct AuthApi;
 
@@ -64,6 +65,9 @@ impl AuthApi {
         match auth.login(&username, &password).await {
             Ok(()) => LoginResponse::CodeSent(Json(ApiMessage::success("OTP sent to email"))),
             Err(err @ AuthError::InvalidCredentials) => LoginResponse::Unauthorized(rejected(&err)),
+            Err(err @ AuthError::MailFailed(MailError::Throttled { .. })) => {
+                LoginResponse::Unavailable(server_failure(&err))
+            }
             Err(err @ AuthError::MailFailed(_)) => LoginResponse::BadGateway(server_failure(&err)),
             Err(err @ AuthError::Unavailable(_)) => {
                 LoginResponse::Unavailable(server_failure(&err))

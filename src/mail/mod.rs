@@ -1,10 +1,12 @@
-//! Delivering sign-in codes: the `Mailer` trait, the message every mailer sends, and the
-//! development mailer.
+//! Delivering sign-in codes: the `Mailer` trait, the message every mailer sends, the SES
+//! mailer, and the development mailer.
 mod dev;
+mod ses;
 
 use std::time::Duration;
 
 pub use dev::{DevMailer, SentMessage};
+pub use ses::SesMailer;
 
 use crate::auth::{Email, OneTimeCode};
 

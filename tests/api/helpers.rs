@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use otp_login::config::Settings;
-use otp_login::mail::DevMailer;
+use otp_login::mail::{DevMailer, Mailer};
 use otp_login::startup::Application;
 use rand::distr::{Alphanumeric, SampleString};
 use reqwest::{Response, StatusCode};
@@ -143,14 +143,25 @@ pub async fn spawn_app_with(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp 
 
 pub async fn spawn_with_settings(db: Arc<TestDb>, settings: &Settings) -> TestApp {
     let mailer = Arc::new(DevMailer::default());
-    let app = Application::build(settings, mailer.clone())
+    let mut app = spawn_with_mailer(db, settings, mailer.clone()).await;
+    app.mailer = mailer;
+    app
+}
+
+/// An app sending codes with `mailer` (its `mailer` field then stays an empty dev mailer).
+pub async fn spawn_with_mailer(
+    db: Arc<TestDb>,
+    settings: &Settings,
+    mailer: Arc<dyn Mailer>,
+) -> TestApp {
+    let app = Application::build(settings, mailer)
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        mailer,
+        mailer: Arc::new(DevMailer::default()),
         db,
         client: reqwest::Client::new(),
     }

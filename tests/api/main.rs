@@ -8,5 +8,6 @@ mod me;
 mod register;
 mod routing;
 mod schema;
+mod ses;
 mod spec;
 mod verify;

@@ -1,0 +1,124 @@
+//! Delivery through Amazon SES v2 `SendEmail`: a multipart (text + HTML) message from a
+//! verified sender. The client is built once at start-up and shared by every request.
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::SdkConfig;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+
+use super::{CodeMessage, MailError, Mailer};
+
+pub struct SesMailer {
+    client: aws_sdk_sesv2::Client,
+    sender: String,
+    configuration_set: Option<String>,
+}
+
+impl SesMailer {
+    /// Builds the client from an AWS configuration (region, credentials, endpoint), bounding
+    /// each send by `timeout` so a hung SES cannot hold a request (or a Lambda) until it dies.
+    pub fn new(
+        aws: &SdkConfig,
+        sender: String,
+        configuration_set: Option<String>,
+        timeout: Duration,
+    ) -> Self {
+        let config = aws_sdk_sesv2::config::Builder::from(aws)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(timeout.min(Duration::from_secs(2)))
+                    .operation_timeout(timeout)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .build();
+        Self {
+            client: aws_sdk_sesv2::Client::from_conf(config),
+            sender,
+            configuration_set,
+        }
+    }
+
+    /// The configuration from the standard AWS chain: `AWS_REGION`, credentials from the
+    /// environment or the Lambda role, and `AWS_ENDPOINT_URL_SESV2` / `AWS_ENDPOINT_URL`.
+    pub async fn load_aws_config() -> SdkConfig {
+        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    }
+
+    fn content(message: &CodeMessage) -> Result<EmailContent, MailError> {
+        let utf8 = |data: String| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| MailError::Rejected {
+                    code: "InvalidContent".into(),
+                    detail: e.to_string(),
+                })
+        };
+        let body = Body::builder()
+            .text(utf8(message.text_body())?)
+            .html(utf8(message.html_body())?)
+            .build();
+        let simple = Message::builder()
+            .subject(utf8(message.subject().to_owned())?)
+            .body(body)
+            .build();
+        Ok(EmailContent::builder().simple(simple).build())
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SesMailer {
+    async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(&self.sender)
+            .destination(
+                Destination::builder()
+                    .to_addresses(message.to.as_ref())
+                    .build(),
+            )
+            .content(Self::content(message)?)
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(output) => {
+                tracing::info!(
+                    message_id = output.message_id(),
+                    "SES accepted the sign-in code"
+                );
+                Ok(())
+            }
+            Err(err) => Err(classify(err)),
+        }
+    }
+}
+
+/// Sorts SES failures into "throttled" (503, try later), "rejected" and "unreachable" (502).
+fn classify<R: std::fmt::Debug>(err: SdkError<SendEmailError, R>) -> MailError {
+    match err {
+        SdkError::ServiceError(service) => {
+            let err = service.into_err();
+            let code = err.code().unwrap_or("Unknown").to_owned();
+            match err {
+                SendEmailError::TooManyRequestsException(_)
+                | SendEmailError::LimitExceededException(_) => MailError::Throttled { code },
+                other => MailError::Rejected {
+                    detail: other.message().unwrap_or_default().to_owned(),
+                    code,
+                },
+            }
+        }
+        SdkError::TimeoutError(_) => MailError::Unreachable("timed out".into()),
+        other => MailError::Unreachable(format!(
+            "{}",
+            aws_sdk_sesv2::error::DisplayErrorContext(other)
+        )),
+    }
+}

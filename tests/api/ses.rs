@@ -1,0 +1,211 @@
+//! The SES path with the real aws-sdk-sesv2 client, against a local SES-compatible server
+//! (moto in server mode; `scripts/test` starts it and sets `TEST_SES_ENDPOINT`).
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sesv2::config::{Credentials, SharedCredentialsProvider};
+use otp_login::mail::SesMailer;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn ses_endpoint() -> String {
+    std::env::var("TEST_SES_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "TEST_SES_ENDPOINT is not set: the SES tests need a local SES-compatible server. \
+             Run scripts/test (it starts moto), or start `moto_server -p 5005` and set \
+             TEST_SES_ENDPOINT=http://127.0.0.1:5005"
+        )
+    })
+}
+
+async fn aws_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "tests",
+        )))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// A sender address the emulator has verified, as SES requires.
+async fn verified_sender(aws: &SdkConfig) -> String {
+    let sender = format!("noreply-{}@otp-login.test", random_suffix().to_lowercase());
+    aws_sdk_sesv2::Client::new(aws)
+        .create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .expect("verify the sender identity in the SES emulator");
+    sender
+}
+
+async fn spawn_app_sending_with(mailer: SesMailer) -> TestApp {
+    let db = TestDb::new(Backend::MariaDb).await;
+    let settings = settings_for(&db, &[]);
+    spawn_with_mailer(db, &settings, Arc::new(mailer)).await
+}
+
+/// The messages the emulator delivered to `to`, as (subject, body).
+async fn delivered_to(to: &str) -> Vec<(String, String)> {
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", ses_endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == to)
+        .map(|m| {
+            (
+                m["subject"].as_str().unwrap_or_default().to_owned(),
+                m["body"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn code_in(body: &str) -> String {
+    let digits: Vec<char> = body.chars().collect();
+    digits
+        .windows(6)
+        .enumerate()
+        .find(|(i, w)| {
+            w.iter().all(char::is_ascii_digit)
+                && !digits.get(i + 6).is_some_and(char::is_ascii_digit)
+                && (*i == 0 || !digits[i - 1].is_ascii_digit())
+        })
+        .map(|(_, w)| w.iter().collect())
+        .unwrap_or_else(|| panic!("no 6-digit code in {body}"))
+}
+
+#[tokio::test]
+async fn the_code_arrives_through_ses_and_signs_in() {
+    let aws = aws_config(&ses_endpoint()).await;
+    let sender = verified_sender(&aws).await;
+    let app =
+        spawn_app_sending_with(SesMailer::new(&aws, sender, None, Duration::from_secs(5))).await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    assert_answer(app.login(&email, PASSWORD).await, 200, "OTP sent to email").await;
+
+    let delivered = delivered_to(&email).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let (subject, body) = &delivered[0];
+    assert_eq!(subject, "Your sign-in code");
+    assert!(body.contains("expires in 5 minutes"), "{body}");
+    assert!(body.contains("If you did not try to sign in"), "{body}");
+    let code = code_in(body);
+
+    let session = assert_answer(app.verify(&email, &code).await, 200, "Login successful").await;
+    let me = assert_status(app.me(session["token"].as_str().unwrap()).await, 200).await;
+    assert_eq!(me["username"], email);
+}
+
+#[tokio::test]
+async fn an_unverified_sender_answers_502_and_leaves_no_valid_code() {
+    let aws = aws_config(&ses_endpoint()).await;
+    let unverified = format!("nobody-{}@otp-login.test", random_suffix().to_lowercase());
+    let app = spawn_app_sending_with(SesMailer::new(
+        &aws,
+        unverified,
+        None,
+        Duration::from_secs(5),
+    ))
+    .await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    assert_answer(
+        app.login(&email, PASSWORD).await,
+        502,
+        "Could not send the code; try again later",
+    )
+    .await;
+    assert!(delivered_to(&email).await.is_empty());
+    assert_eq!(
+        code_rows(&app).await,
+        0,
+        "the undelivered code was withdrawn"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_ses_answers_502_within_the_timeout() {
+    // A port nothing listens on: connection refused, as when SES cannot be reached.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let aws = aws_config(&endpoint).await;
+    let mailer = SesMailer::new(
+        &aws,
+        "noreply@otp-login.test".into(),
+        None,
+        Duration::from_secs(2),
+    );
+    let app = spawn_app_sending_with(mailer).await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    let started = Instant::now();
+    assert_answer(
+        app.login(&email, PASSWORD).await,
+        502,
+        "Could not send the code; try again later",
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code_rows(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_hung_ses_is_cut_off_by_the_timeout() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let _silent = tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let aws = aws_config(&endpoint).await;
+    let mailer = SesMailer::new(
+        &aws,
+        "noreply@otp-login.test".into(),
+        None,
+        Duration::from_secs(1),
+    );
+    let app = spawn_app_sending_with(mailer).await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    let started = Instant::now();
+    assert_status(app.login(&email, PASSWORD).await, 502).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+async fn code_rows(app: &TestApp) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.connect_db().await;
+    db.query_one(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM one_time_codes",
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap()
+}
