@@ -69,7 +69,8 @@ pub struct Settings {
     pub frontend_dir: String,
     /// Which mailer sends codes: `ses`, or `dev` (writes codes to the log; never on Lambda).
     /// Default: `ses` when `SENDER_EMAIL` is set, `dev` otherwise.
-    pub mailer: Option<MailerKind>,
+    #[schemars(with = "Option<MailerKind>")]
+    pub mailer: Option<String>,
     /// The SES-verified sender, `noreply@example.com` or `otp-login <noreply@example.com>`.
     pub sender_email: Option<String>,
     /// SES configuration set to send with (for delivery events), if any.
@@ -84,7 +85,7 @@ pub struct Settings {
     pub aws_lambda_runtime_api: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MailerKind {
     Dev,
@@ -179,7 +180,17 @@ impl Settings {
                 )));
             }
         }
-        match (self.mailer, sender) {
+        let kind = match self.mailer.as_deref().map(str::trim) {
+            None => None,
+            Some("dev") => Some(MailerKind::Dev),
+            Some("ses") => Some(MailerKind::Ses),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "MAILER must be `ses` or `dev`, got {other:?}"
+                )))
+            }
+        };
+        match (kind, sender) {
             (Some(MailerKind::Dev), _) | (None, None) if self.on_lambda() => Err(ConfigError(
                 "SENDER_EMAIL is required on AWS Lambda (the development mailer only logs codes)"
                     .into(),
@@ -353,15 +364,26 @@ mod tests {
     }
 
     #[test]
-    fn lambda_requires_both_secrets_and_skips_migrations() {
+    fn lambda_requires_both_secrets_a_sender_and_skips_migrations() {
         let lambda = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
         let secret = "k".repeat(32);
         let message = settings(&[lambda, ("OTP_SECRET", &secret)])
             .unwrap_err()
             .to_string();
         assert!(message.contains("JWT_SECRET"), "{message}");
-        let s = settings(&[lambda, ("OTP_SECRET", &secret), ("JWT_SECRET", &secret)]).unwrap();
+        let secrets = [("OTP_SECRET", secret.as_str()), ("JWT_SECRET", &secret)];
+        let message = settings(&[lambda, secrets[0], secrets[1]])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("SENDER_EMAIL"), "{message}");
+        let sender = ("SENDER_EMAIL", "noreply@example.com");
+        let s = settings(&[lambda, secrets[0], secrets[1], sender]).unwrap();
         assert!(s.on_lambda() && !s.run_migrations());
+        let dev_on_lambda = settings(&[lambda, secrets[0], secrets[1], sender, ("MAILER", "dev")]);
+        assert!(dev_on_lambda
+            .unwrap_err()
+            .to_string()
+            .contains("SENDER_EMAIL"));
         assert!(settings(&[]).unwrap().run_migrations());
     }
 
