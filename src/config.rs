@@ -32,9 +32,9 @@ pub struct Settings {
     pub db_password: Option<SecretString>,
     /// MySQL database name for `DB_HOST`.
     pub db_name: Option<String>,
-    /// Largest number of pooled database connections.
-    #[serde(default = "default_db_max_connections")]
-    pub db_max_connections: u32,
+    /// Largest number of pooled database connections. Default: 10 locally, 2 on Lambda (an
+    /// instance serves one request at a time).
+    pub db_max_connections: Option<u32>,
     /// Apply pending migrations at start-up. Default: yes locally, no on Lambda (run
     /// `otp-login migrate` at deploy time instead).
     pub run_migrations: Option<bool>,
@@ -61,6 +61,10 @@ pub struct Settings {
     /// Lifetime of a session token, in seconds.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_seconds: u64,
+    /// Answer CORS (and preflights) in the app. Turn off only when the Lambda Function URL's
+    /// own CORS settings are used instead: both at once send duplicate headers browsers reject.
+    #[serde(default = "default_true")]
+    pub cors_enabled: bool,
     /// Comma-separated origins allowed by CORS, or `*` for any.
     #[serde(default = "default_cors_origins")]
     pub cors_allowed_origins: String,
@@ -138,7 +142,7 @@ impl Settings {
                 self.token_ttl_seconds
             )));
         }
-        if self.db_max_connections == 0 {
+        if self.db_max_connections == Some(0) {
             return Err(ConfigError("DB_MAX_CONNECTIONS must be at least 1".into()));
         }
         for (name, secret) in [
@@ -244,6 +248,11 @@ impl Settings {
         self.aws_lambda_runtime_api.is_some()
     }
 
+    pub fn db_max_connections(&self) -> u32 {
+        self.db_max_connections
+            .unwrap_or(if self.on_lambda() { 2 } else { 10 })
+    }
+
     pub fn run_migrations(&self) -> bool {
         self.run_migrations.unwrap_or(!self.on_lambda())
     }
@@ -280,8 +289,8 @@ fn describe_envy_error(error: envy::Error) -> String {
 fn default_db_port() -> u16 {
     3306
 }
-fn default_db_max_connections() -> u32 {
-    10
+fn default_true() -> bool {
+    true
 }
 fn default_bind() -> String {
     "127.0.0.1".into()

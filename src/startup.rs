@@ -30,7 +30,7 @@ pub async fn build_auth_service(
     mailer: Arc<dyn Mailer>,
 ) -> anyhow::Result<AuthService> {
     let url = settings.database_url()?;
-    let db = store::connect(&url, settings.db_max_connections, settings.on_lambda())
+    let db = store::connect(&url, settings.db_max_connections(), settings.on_lambda())
         .await
         .context("could not connect to the database")?;
     if settings.run_migrations() {
@@ -110,7 +110,7 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
         .with(CatchPanic::new().with_handler(panic_response))
         .data(auth)
         .catch_all_error(json_error)
-        .with(cors(&settings.cors_allowed_origins))
+        .with_if(settings.cors_enabled, cors(&settings.cors_allowed_origins))
         .catch_all_error(json_error)
         .with(Tracing)
 }

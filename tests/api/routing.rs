@@ -170,3 +170,23 @@ async fn static_pages_are_served_at_the_root_when_the_folder_exists() {
         .unwrap();
     assert_answer(missing, 404, "Route not found").await;
 }
+
+#[tokio::test]
+async fn with_cors_disabled_the_app_adds_no_cors_headers() {
+    // For a Lambda Function URL whose own CORS settings answer instead: never both.
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = spawn_app_with(db, &[("CORS_ENABLED", "false")]).await;
+    let response = app
+        .client
+        .post(app.url("/login"))
+        .header("origin", "https://pages.example.com")
+        .json(&json!({"username": unique_email(), "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert_status(response, 401).await;
+}

@@ -1,0 +1,84 @@
+"""The sign-in flow through the Lambda runtime path: Function URL requests to `cargo lambda watch`,
+which runs otp-login as a Lambda function, with codes delivered through the SES emulator.
+
+Usage: flow.py FUNCTION_URL_BASE SES_ENDPOINT
+Standard library only, so it runs wherever python3 does.
+"""
+
+import json
+import re
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+BASE, SES = sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/")
+ORIGIN = "https://pages.example.com"
+results = []
+
+
+def call(method, path, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, head, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, head, raw = error.code, error.headers, error.read()
+    is_json = (head.get("Content-Type") or "").startswith("application/json")
+    return status, head, (json.loads(raw) if is_json and raw else raw)
+
+
+def check(name, condition, detail=""):
+    results.append(condition)
+    print(f"{'ok ' if condition else 'FAIL'} {name}{'' if condition else ': ' + str(detail)}")
+
+
+def delivered_code(to):
+    with urllib.request.urlopen(SES + "/moto-api/data.json", timeout=10) as response:
+        messages = json.load(response).get("ses", {}).get("Message", [])
+    bodies = [m["body"] for m in messages if m["destinations"]["ToAddresses"] == [to]]
+    codes = re.findall(r"(?<!\d)\d{6}(?!\d)", bodies[-1]) if bodies else []
+    return codes[0] if codes else None
+
+
+email = f"lambda-{uuid.uuid4().hex[:12]}@example.com"
+password = "correct horse battery"
+
+status, _, body = call("POST", "/register", {"username": email, "password": password})
+check("register answers 201", status == 201, (status, body))
+status, _, body = call("POST", "/register", {"username": email, "password": password})
+check("registering again answers 409", status == 409, (status, body))
+status, _, body = call("POST", "/login", {"username": email, "password": "wrong password"})
+check("a wrong password answers 401", status == 401, (status, body))
+status, _, body = call("POST", "/login", {"username": email, "password": password})
+check("login answers 200 and sends a code", status == 200, (status, body))
+code = delivered_code(email)
+check("the code arrived through SES", code is not None)
+status, _, body = call("POST", "/verify", {"username": email, "code": code or "000000"})
+check("verify answers 200 with a bearer token", status == 200 and body.get("token_type") == "Bearer", (status, body))
+token = (body or {}).get("token", "")
+status, _, body = call("GET", "/me", headers={"Authorization": f"Bearer {token}"})
+check("/me names the user", status == 200 and body.get("username") == email, (status, body))
+status, _, body = call("POST", "/verify", {"username": email, "code": code or "000000"})
+check("the code does not work twice", status == 401, (status, body))
+status, _, body = call("GET", "/nowhere")
+check("unknown routes answer the JSON 404", status == 404 and body == {"success": False, "message": "Route not found"}, (status, body))
+status, _, body = call("GET", "/docs/")
+check("Swagger UI is served", status == 200, status)
+
+status, head, _ = call("OPTIONS", "/login", headers={
+    "Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+origins = head.get_all("Access-Control-Allow-Origin") or []
+check("a preflight carries exactly one Access-Control-Allow-Origin", status < 300 and origins == [ORIGIN], (status, origins))
+status, head, _ = call("POST", "/login", {"username": email, "password": "wrong password"}, {"Origin": ORIGIN})
+origins = head.get_all("Access-Control-Allow-Origin") or []
+check("a cross-origin POST carries exactly one Access-Control-Allow-Origin", origins == [ORIGIN], origins)
+
+passed = sum(results)
+print(f"{passed} passed, {len(results) - passed} failed")
+sys.exit(0 if all(results) else 1)
