@@ -1,13 +1,15 @@
 //! The HTTP layer: poem-openapi operations, their request and response objects, and the JSON
 //! shape of every error. Domain errors are mapped to statuses here and nowhere else.
 mod auth;
+mod client;
 mod errors;
 mod health;
 mod objects;
 mod session;
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
 
+pub use client::ForwardedForPolicy;
 pub use errors::{json_error, panic_response};
 pub use objects::ApiMessage;
 
@@ -25,11 +27,24 @@ enum ApiTags {
 }
 
 const DESCRIPTION: &str = "Two-step sign-in by email one-time code.\n\n\
-1. `POST /register` creates an account whose username is an email address.\n\
-2. `POST /login` checks the password and emails a 6-digit code.\n\
-3. `POST /verify` checks the code and returns a bearer token.\n\
+1. `POST /register` creates an account: the username is an email address, the password 8 to \
+128 characters.\n\
+2. `POST /login` checks the password and emails a 6-digit code. The code works once, for a few \
+minutes, and dies after a few wrong tries (5 minutes and 5 tries by default); a new login \
+replaces it.\n\
+3. `POST /verify` checks the code and returns a session token (a signed JWT), its \
+`token_type` (`Bearer`) and its lifetime in seconds (`expires_in`).\n\
 4. `GET /me` with `Authorization: Bearer <token>` names the signed-in user.\n\n\
-Every answer is JSON with `success` and `message`.";
+**Answers.** Every answer, errors included, is JSON with `success` (a boolean) and `message` \
+(words for people): the `ApiMessage` schema, which `/verify` and `/me` extend on success. \
+Each operation lists every status it can return. Any request can also get 404 (unknown path), \
+405 (wrong method) or 413 (body over 16 KiB), in the same shape.\n\n\
+**Trying it.** In Swagger UI use *Try it out* on each operation in turn. With the development \
+mailer the code is written to the server log instead of being emailed. Give the `token` from \
+`/verify` to *Authorize* (without the `Bearer ` prefix) to call `/me`.\n\n\
+**Versions.** `info.version` is the service's package version. A change that can break a \
+client (a removed path, operation, response field or status, a changed type, a new required \
+request field) comes only with a new major version (a new minor version while it is 0.x).";
 
 /// The API with its OpenAPI description; served by the app and exported by `otp-login openapi`.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
@@ -39,7 +54,11 @@ pub fn openapi_service() -> OpenApiService<Api, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .description(DESCRIPTION)
-    .server("/")
+    .contact(ContactObject::new().name("otp-login maintainers"))
+    .license(LicenseObject::new("MIT").url("https://opensource.org/licenses/MIT"))
+    // Relative on purpose: Swagger UI's "Try it out" then calls whichever host served the page,
+    // locally or behind a Lambda Function URL.
+    .server(ServerObject::new("/").description("The host serving this document"))
 }
 
 /// The spec as committed in `openapi.yaml`.

@@ -21,6 +21,7 @@ impl SessionApi {
     /// Who is signed in
     ///
     /// Answers with the username the bearer token was issued to, while the token is valid.
+    /// The token is the one `POST /verify` returned; in Swagger UI give it to *Authorize*.
     #[oai(path = "/me", method = "get", operation_id = "getCurrentUser")]
     async fn me(&self, auth: Data<&AuthService>, token: BearerToken) -> MeResponse {
         match auth.session_user(&token.0.token).await {
@@ -43,6 +44,7 @@ pub enum MeResponse {
     #[oai(status = 200)]
     Ok(Json<CurrentUser>),
     /// The token is missing, malformed, expired or was not issued by this service.
+    /// Message: `Invalid or expired session`.
     #[oai(status = 401)]
     Unauthorized(Json<ApiMessage>),
     /// Something failed on the server.

@@ -1,0 +1,79 @@
+"""The whole sign-in flow and its error answers, through the SDK generated from openapi.yaml."""
+
+from http import HTTPStatus
+
+from otp_login_client import AuthenticatedClient
+from otp_login_client.api.auth import login, register, verify
+from otp_login_client.api.session import get_current_user
+from otp_login_client.models import ApiMessage, CodeSubmission, Credentials, CurrentUser, SessionGranted
+
+PASSWORD = "correct-horse-42"
+
+
+def registered(client, email):
+    response = register.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    return response
+
+
+def test_register_login_verify_then_me(client, base_url, email, server_log):
+    created = registered(client, email).parsed
+    assert isinstance(created, ApiMessage)
+    assert (created.success, created.message) == (True, "User created successfully")
+
+    sent = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert sent.status_code == HTTPStatus.OK, sent.content
+    assert sent.parsed.message == "OTP sent to email"
+    code = server_log.code_after(email, seen=0)
+
+    signed_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=code))
+    assert signed_in.status_code == HTTPStatus.OK, signed_in.content
+    session = signed_in.parsed
+    assert isinstance(session, SessionGranted)
+    assert (session.success, session.message, session.token_type) == (True, "Login successful", "Bearer")
+    assert session.expires_in > 0 and session.token
+
+    with AuthenticatedClient(base_url=base_url, token=session.token, raise_on_unexpected_status=True) as authed:
+        me = get_current_user.sync_detailed(client=authed)
+    assert me.status_code == HTTPStatus.OK, me.content
+    assert isinstance(me.parsed, CurrentUser)
+    assert me.parsed.username == email
+
+
+def test_registering_a_taken_username_returns_409(client, email):
+    registered(client, email)
+    again = register.sync_detailed(client=client, body=Credentials(username=email.upper(), password=PASSWORD))
+    assert again.status_code == HTTPStatus.CONFLICT
+    assert (again.parsed.success, again.parsed.message) == (False, "Username already exists")
+
+
+def test_login_with_wrong_password_returns_401(client, email, server_log):
+    registered(client, email)
+    refused = login.sync_detailed(client=client, body=Credentials(username=email, password="not-the-password"))
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid username or password")
+    assert server_log.codes(email) == []
+
+
+def test_verify_with_wrong_code_returns_401(client, email, server_log):
+    registered(client, email)
+    assert login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD)).status_code == 200
+    code = server_log.code_after(email, seen=0)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    refused = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=wrong))
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    assert isinstance(refused.parsed, ApiMessage)
+    assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired OTP")
+
+
+def test_register_with_a_bad_email_returns_400(client):
+    refused = register.sync_detailed(client=client, body=Credentials(username="not-an-email", password=PASSWORD))
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert (refused.parsed.success, refused.parsed.message) == (False, "Username must be a valid email address")
+
+
+def test_me_with_a_bad_token_returns_401(base_url):
+    with AuthenticatedClient(base_url=base_url, token="not-a-token", raise_on_unexpected_status=True) as authed:
+        refused = get_current_user.sync_detailed(client=authed)
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired session")

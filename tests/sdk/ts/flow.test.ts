@@ -1,0 +1,83 @@
+// The whole sign-in flow and its error answers, through a client typed from openapi.yaml
+// (openapi-typescript) and called with openapi-fetch.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import createClient from "openapi-fetch";
+
+import type { paths } from "../generated/ts/schema.ts";
+import { baseUrl, codeAfter, codesFor, uniqueEmail } from "./support.ts";
+
+const api = createClient<paths>({ baseUrl });
+const password = "correct-horse-42";
+
+async function register(username: string) {
+  const { data, response } = await api.POST("/register", { body: { username, password } });
+  assert.equal(response.status, 201);
+  return data;
+}
+
+describe("the TypeScript SDK", () => {
+  it("registers, logs in, verifies the emailed code and reads /me", async () => {
+    const email = uniqueEmail("ts");
+    const created = await register(email);
+    assert.deepEqual(created, { success: true, message: "User created successfully" });
+
+    const sent = await api.POST("/login", { body: { username: email, password } });
+    assert.equal(sent.response.status, 200);
+    assert.equal(sent.data?.message, "OTP sent to email");
+    const code = await codeAfter(email, 0);
+
+    const verified = await api.POST("/verify", { body: { username: email, code } });
+    assert.equal(verified.response.status, 200, JSON.stringify(verified.error));
+    const session = verified.data;
+    assert.ok(session, "a 200 answer has a body");
+    assert.equal(session.message, "Login successful");
+    assert.equal(session.token_type, "Bearer");
+    assert.ok(session.expires_in > 0);
+
+    const me = await api.GET("/me", { headers: { Authorization: `Bearer ${session.token}` } });
+    assert.equal(me.response.status, 200);
+    assert.deepEqual(me.data, { success: true, message: "Signed in", username: email });
+  });
+
+  it("answers 409 to a second registration of the same username", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const again = await api.POST("/register", { body: { username: email.toUpperCase(), password } });
+    assert.equal(again.response.status, 409);
+    assert.deepEqual(again.error, { success: false, message: "Username already exists" });
+  });
+
+  it("answers 401 to a wrong password and sends no code", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const refused = await api.POST("/login", { body: { username: email, password: "not-the-password" } });
+    assert.equal(refused.response.status, 401);
+    assert.deepEqual(refused.error, { success: false, message: "Invalid username or password" });
+    assert.deepEqual(codesFor(email), []);
+  });
+
+  it("answers 401 to a wrong code", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    assert.equal((await api.POST("/login", { body: { username: email, password } })).response.status, 200);
+    const code = await codeAfter(email, 0);
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, "0");
+    const refused = await api.POST("/verify", { body: { username: email, code: wrong } });
+    assert.equal(refused.response.status, 401);
+    assert.deepEqual(refused.error, { success: false, message: "Invalid or expired OTP" });
+  });
+
+  it("answers 400 to a username that is not an email address", async () => {
+    const refused = await api.POST("/register", { body: { username: "not-an-email", password } });
+    assert.equal(refused.response.status, 400);
+    assert.deepEqual(refused.error, { success: false, message: "Username must be a valid email address" });
+  });
+
+  it("answers 401 to /me with a token it did not issue", async () => {
+    const refused = await api.GET("/me", { headers: { Authorization: "Bearer not-a-token" } });
+    assert.equal(refused.response.status, 401);
+    assert.deepEqual(refused.error, { success: false, message: "Invalid or expired session" });
+  });
+});
