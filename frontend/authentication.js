@@ -1,0 +1,342 @@
+// The sign-in pages' behaviour: calls the operations of openapi.yaml and puts every answer into
+// words next to the field or in the page's message area.
+(function () {
+  "use strict";
+
+  const config = window.OTP_LOGIN_CONFIG || {};
+  const API_BASE = String(config.apiBaseUrl || "").replace(/\/+$/, "");
+  // sessionStorage, not localStorage: a session ends with its tab, and nothing outlives it.
+  const TOKEN_KEY = "otp-login.token";
+  const USERNAME_KEY = "otp-login.username";
+  const EXPIRES_KEY = "otp-login.expires";
+  const TIMEOUT_MS = 15000;
+
+  // ---- The API: exactly the operations in openapi.yaml -------------------------------------
+
+  const api = {
+    register: (username, password) => call("POST", "/register", { username, password }),
+    login: (username, password) => call("POST", "/login", { username, password }),
+    verify: (username, code) => call("POST", "/verify", { username, code }),
+    getCurrentUser: (token) => call("GET", "/me", undefined, token),
+  };
+
+  /** Never throws: a failure of the network is an answer too (`status: 0`). */
+  async function call(method, path, body, token) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers.Authorization = "Bearer " + token;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    try {
+      const response = await fetch(API_BASE + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: abort.signal,
+        credentials: "omit",
+      });
+      // Proxies and gateways can answer with HTML; the status still says what happened.
+      const data = await response.json().catch(() => ({}));
+      return { status: response.status, ok: response.ok, data, retryAfter: retryAfter(response, data) };
+    } catch (error) {
+      return { status: 0, ok: false, data: {}, timedOut: error.name === "AbortError" };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // The JSON field first: a cross-origin page cannot read Retry-After unless the API exposes it.
+  function retryAfter(response, data) {
+    const seconds = Number(data && data.retry_after);
+    if (Number.isFinite(seconds) && seconds > 0) return Math.ceil(seconds);
+    const header = response.headers.get("Retry-After");
+    if (!header) return null;
+    if (/^\d+$/.test(header.trim())) return Number(header);
+    const date = Date.parse(header);
+    return Number.isNaN(date) ? null : Math.max(1, Math.ceil((date - Date.now()) / 1000));
+  }
+
+  // ---- Answers in words ----------------------------------------------------------------------
+
+  // The API's own 400 messages are clear; these few read better with the page's labels.
+  const FIELD_WORDING = {
+    "Username is required": "Enter your email address.",
+    "Username must be a valid email address": "Enter a valid email address, like name@example.com.",
+    "Password is required": "Enter your password.",
+    "Code must be 6 digits": "The code is the 6 digits from the email.",
+  };
+
+  /** What to tell the person: `{ field, text }` for one input, or `{ text, link }` for the page. */
+  function describeFailure(result, operation) {
+    const message = typeof result.data.message === "string" ? result.data.message : "";
+    if (result.status === 0) {
+      return {
+        text: result.timedOut
+          ? "The server took too long to answer. Check your connection and try again."
+          : "The server is not reachable. Check your connection and try again in a moment.",
+      };
+    }
+    if (result.status === 400) {
+      const field = /^(Username|Password|Code)\b/.exec(message);
+      if (field) return { field: field[1].toLowerCase(), text: FIELD_WORDING[message] || message };
+      return { text: "The request was not accepted: " + (message || "invalid input") + "." };
+    }
+    if (result.status === 401) {
+      if (operation === "login") return { text: "Wrong email or password. Check both and try again." };
+      if (operation === "verify") {
+        return { text: "That code is wrong or has expired. Check the newest email, or send a new code." };
+      }
+      return { text: "Your session has ended. Please sign in again.", link: { href: "login.html", text: "Sign in" } };
+    }
+    if (result.status === 409) {
+      return {
+        text: "This email is already registered — sign in instead.",
+        link: { href: "login.html", text: "Go to sign in" },
+      };
+    }
+    if (result.status === 429) return { text: "Too many attempts. " + waitWords(result.retryAfter) };
+    if (result.status === 502) {
+      return { text: "We could not send the code email just now. Please try again in a few minutes." };
+    }
+    if (result.status === 503) return { text: "The service is briefly unavailable. Please try again in a moment." };
+    if (result.status >= 500) return { text: "Something went wrong on our side. Please try again." };
+    return { text: "The server gave an unexpected answer (HTTP " + result.status + "). Please try again later." };
+  }
+
+  function waitWords(seconds) {
+    if (!seconds) return "Please wait a little before trying again.";
+    if (seconds < 90) return "Please wait " + seconds + " second" + (seconds === 1 ? "" : "s") + " before trying again.";
+    return "Please wait about " + Math.round(seconds / 60) + " minutes before trying again.";
+  }
+
+  // ---- Page helpers --------------------------------------------------------------------------
+
+  const $ = (selector) => document.querySelector(selector);
+
+  /** Writes into a live region; `kind` is error, success or info. */
+  function showStatus(region, kind, text, link) {
+    region.replaceChildren();
+    region.className = "notice" + (text ? " notice-" + kind : "");
+    if (!text) return;
+    region.append(text);
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text;
+      region.append(" ", a);
+    }
+  }
+
+  // A long address wraps before its "@" rather than mid-word on a narrow screen.
+  function showEmail(element, email) {
+    const at = email.lastIndexOf("@");
+    element.replaceChildren(email.slice(0, Math.max(at, 0)), document.createElement("wbr"), email.slice(Math.max(at, 0)));
+  }
+
+  function showFieldError(input, text) {
+    document.getElementById(input.id + "-error").textContent = text;
+    input.setAttribute("aria-invalid", "true");
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll("[aria-invalid]").forEach((input) => {
+      input.removeAttribute("aria-invalid");
+      document.getElementById(input.id + "-error").textContent = "";
+    });
+  }
+
+  let cooldownUntil = 0;
+
+  // Every button on the page waits while a request is in flight (or while a 429 asks us to).
+  function setBusy(busy, button) {
+    const waiting = Date.now() < cooldownUntil;
+    document.querySelectorAll("button").forEach((b) => { b.disabled = busy || waiting; });
+    if (button) button.toggleAttribute("aria-busy", busy);
+  }
+
+  function coolDown(seconds) {
+    cooldownUntil = Date.now() + seconds * 1000;
+    setBusy(false);
+    setTimeout(() => setBusy(false), seconds * 1000 + 50);
+  }
+
+  /** Shows a failure where it belongs: next to its input, or in the page's message area. */
+  function report(result, operation, form, region) {
+    const failure = describeFailure(result, operation);
+    const input = failure.field && form.querySelector('[name="' + failure.field + '"]');
+    if (input) {
+      showStatus(region, "error", "");
+      showFieldError(input, failure.text);
+      input.focus();
+    } else {
+      showStatus(region, "error", failure.text, failure.link);
+    }
+    if (result.status === 429) coolDown(result.retryAfter || 30);
+  }
+
+  /** Runs `action` on submit (Enter included), one request at a time. */
+  function onSubmit(form, region, action) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector('button[type="submit"]');
+      if (button.disabled) return;
+      clearErrors(form);
+      setBusy(true, button);
+      try {
+        await action();
+      } finally {
+        setBusy(false, button);
+      }
+    });
+  }
+
+  const session = {
+    token: () => sessionStorage.getItem(TOKEN_KEY),
+    start(token, expiresIn) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + Number(expiresIn) * 1000));
+    },
+    end() {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(EXPIRES_KEY);
+    },
+    expires: () => Number(sessionStorage.getItem(EXPIRES_KEY)) || null,
+    username: () => sessionStorage.getItem(USERNAME_KEY) || "",
+    rememberUsername: (username) => sessionStorage.setItem(USERNAME_KEY, username.trim()),
+  };
+
+  // ---- Pages ---------------------------------------------------------------------------------
+
+  function indexPage() {
+    if (!session.token()) return;
+    const primary = $("#primary-action");
+    primary.href = "account.html";
+    primary.textContent = "Go to your account";
+  }
+
+  function registerPage() {
+    const form = $("#register-form");
+    const region = $("#register-status");
+    form.username.value = session.username();
+    onSubmit(form, region, async () => {
+      showStatus(region, "info", "Creating your account…");
+      const result = await api.register(form.username.value, form.password.value);
+      if (result.status === 201 || result.status === 409) session.rememberUsername(form.username.value);
+      if (result.status === 201) return window.location.assign("login.html?registered");
+      report(result, "register", form, region);
+    });
+  }
+
+  function loginPage() {
+    const loginForm = $("#login-form");
+    const codeForm = $("#code-form");
+    const loginRegion = $("#login-status");
+    const codeRegion = $("#code-status");
+    // Kept only in this page's memory so "send a new code" can repeat the login without asking
+    // again; never stored, and gone when the page is left or reloaded.
+    let pending = null;
+
+    loginForm.username.value = session.username();
+    const params = new URLSearchParams(window.location.search);
+    if (params.has("registered")) showStatus(loginRegion, "success", "Account created. Sign in to get your code.");
+    if (params.has("signed-out")) showStatus(loginRegion, "info", "You have signed out.");
+
+    const showStep = (step) => {
+      $("#password-step").hidden = step !== "password";
+      $("#code-step").hidden = step !== "code";
+    };
+
+    onSubmit(loginForm, loginRegion, async () => {
+      showStatus(loginRegion, "info", "Checking your password…");
+      const credentials = { username: loginForm.username.value, password: loginForm.password.value };
+      const result = await api.login(credentials.username, credentials.password);
+      if (result.status !== 200) return report(result, "login", loginForm, loginRegion);
+      pending = credentials;
+      session.rememberUsername(credentials.username);
+      loginForm.password.value = "";
+      showStatus(loginRegion, "info", "");
+      showEmail($("#code-email"), credentials.username.trim());
+      showStatus(codeRegion, "success", "We sent a 6-digit code to your email.");
+      showStep("code");
+      codeForm.code.focus();
+    });
+
+    // Whatever is typed or pasted ("123 456", "Code: 123456"), keep the digits.
+    codeForm.code.addEventListener("input", () => {
+      codeForm.code.value = codeForm.code.value.replace(/\D/g, "").slice(0, 6);
+    });
+
+    onSubmit(codeForm, codeRegion, async () => {
+      showStatus(codeRegion, "info", "Checking your code…");
+      const result = await api.verify(pending.username, codeForm.code.value);
+      if (result.status === 200 && result.data.token) {
+        pending = null;
+        session.start(result.data.token, result.data.expires_in);
+        window.location.assign("account.html");
+        return;
+      }
+      report(result, "verify", codeForm, codeRegion);
+    });
+
+    const resend = $("#resend");
+    resend.addEventListener("click", async () => {
+      clearErrors(codeForm);
+      setBusy(true, resend);
+      showStatus(codeRegion, "info", "Sending a new code…");
+      const result = await api.login(pending.username, pending.password);
+      setBusy(false, resend);
+      if (result.status !== 200) return report(result, "login", codeForm, codeRegion);
+      codeForm.code.value = "";
+      showStatus(codeRegion, "success", "A new code is on its way. Only the newest code works.");
+      codeForm.code.focus();
+    });
+
+    $("#change-account").addEventListener("click", () => {
+      pending = null;
+      codeForm.code.value = "";
+      clearErrors(codeForm);
+      showStatus(codeRegion, "info", "");
+      showStep("password");
+      loginForm.username.focus();
+    });
+  }
+
+  async function accountPage() {
+    const region = $("#account-status");
+    const token = session.token();
+    if (!token) return window.location.replace("login.html");
+
+    $("#sign-out").addEventListener("click", () => {
+      session.end();
+      window.location.assign("login.html?signed-out");
+    });
+    $("#retry").addEventListener("click", () => window.location.reload());
+
+    showStatus(region, "info", "Checking your session…");
+    const result = await api.getCurrentUser(token);
+    if (result.status === 200) {
+      showStatus(region, "info", "");
+      showEmail($("#account-username"), result.data.username);
+      $("#account-avatar").textContent = result.data.username.charAt(0);
+      const expires = session.expires();
+      if (expires) {
+        const time = new Date(expires).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        $("#session-end").textContent = "Your session ends at " + time + ", or sooner if you close this tab or sign out.";
+      }
+      $("#signed-in").hidden = false;
+      return;
+    }
+    if (result.status === 401) {
+      session.end();
+      $("#sign-out").hidden = true;
+    } else {
+      $("#retry").hidden = false;
+    }
+    const failure = describeFailure(result, "getCurrentUser");
+    showStatus(region, "error", failure.text, failure.link);
+  }
+
+  const pages = { index: indexPage, register: registerPage, login: loginPage, account: accountPage };
+  const page = pages[document.body.dataset.page];
+  if (page) page();
+})();

@@ -1,0 +1,39 @@
+// The checker the browser tests rely on must itself refuse what the spec does not allow.
+const assert = require("node:assert/strict");
+const { test } = require("node:test");
+const { loadContract } = require("./lib/contract");
+const { OPENAPI } = require("./lib/paths");
+
+const API = "http://127.0.0.1:3000";
+const contract = loadContract(OPENAPI, API);
+const JSON_TYPE = { "content-type": "application/json" };
+const post = (path, body, headers = JSON_TYPE) => ({ method: "POST", url: API + path, headers, body: JSON.stringify(body) });
+
+test("the spec has the operations the pages use", () => {
+  for (const id of ["register", "login", "verify", "getCurrentUser"]) assert.ok(contract.operationIds.includes(id), id);
+});
+
+test("conforming requests pass", () => {
+  assert.deepEqual(contract.check(post("/register", { username: "a@example.com", password: "12345678" })), []);
+  assert.deepEqual(contract.check(post("/verify", { username: "a@example.com", code: "123456" })), []);
+  assert.deepEqual(contract.check({ method: "GET", url: API + "/me", headers: { authorization: "Bearer abc.def.ghi" }, body: null }), []);
+});
+
+test("requests outside the spec are caught", () => {
+  const cases = {
+    "unknown path": post("/logout", {}),
+    "wrong method": { method: "GET", url: API + "/login", headers: {}, body: null },
+    "another origin": { ...post("/login", { username: "a@example.com", password: "x" }), url: "http://127.0.0.1:3001/login" },
+    "missing field": post("/verify", { username: "a@example.com" }),
+    "extra field": post("/login", { username: "a@example.com", password: "12345678", remember: true }),
+    "wrong type": post("/verify", { username: "a@example.com", code: 123456 }),
+    "not JSON": { ...post("/login", {}), body: "username=a" },
+    "form content type": post("/login", { username: "a@example.com", password: "x" }, { "content-type": "application/x-www-form-urlencoded" }),
+    "no body": { method: "POST", url: API + "/register", headers: JSON_TYPE, body: null },
+    "no bearer token": { method: "GET", url: API + "/me", headers: {}, body: null },
+    "query string": { method: "GET", url: API + "/me?token=abc", headers: { authorization: "Bearer x" }, body: null },
+  };
+  for (const [name, request] of Object.entries(cases)) {
+    assert.notDeepEqual(contract.check(request), [], name);
+  }
+});
