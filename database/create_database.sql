@@ -35,6 +35,25 @@ CREATE TABLE IF NOT EXISTS one_time_codes (
   CONSTRAINT fk_one_time_codes_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
+-- Rate limits, shared by every instance: hits per (bucket, subject) for sliding windows, and
+-- consecutive password failures per username for the exponential back-off.
+CREATE TABLE IF NOT EXISTS rate_limit_hits (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  bucket VARCHAR(32) NOT NULL,
+  subject VARCHAR(254) NOT NULL,
+  hit_at DATETIME NOT NULL,
+  PRIMARY KEY (id),
+  KEY idx_rate_limit_hits_window (bucket, subject, hit_at),
+  KEY idx_rate_limit_hits_hit_at (hit_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+CREATE TABLE IF NOT EXISTS login_failures (
+  username VARCHAR(254) NOT NULL,
+  failures INT NOT NULL DEFAULT 0,
+  last_failure_at DATETIME NOT NULL,
+  PRIMARY KEY (username)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
 -- Demo users (passwords in the README). Codes go to these addresses, so register a real
 -- address of yours to receive one.
 INSERT IGNORE INTO users (username, password) VALUES

@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::auth::limits::{parse_limits, RateLimits};
+
 /// Where the service keeps its data when nothing is configured: a file beside the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://otp-login.db?mode=rwc";
 
@@ -71,6 +73,29 @@ pub struct Settings {
     /// Folder of static pages served at `/` when it exists.
     #[serde(default = "default_frontend_dir")]
     pub frontend_dir: String,
+    /// Requests to `/register`, `/login` and `/verify` per client address, as `30/1m`;
+    /// several limits separated by commas, or `off`.
+    #[serde(default = "default_limit_per_address")]
+    pub rate_limit_per_address: String,
+    /// Codes sent per username.
+    #[serde(default = "default_limit_code_sends")]
+    pub rate_limit_code_sends: String,
+    /// Code checks per username (each code also dies after `OTP_MAX_ATTEMPTS` wrong tries).
+    #[serde(default = "default_limit_code_verifies")]
+    pub rate_limit_code_verifies: String,
+    /// Wrong passwords per username, whatever the back-off (NIST SP 800-63B: at most 100).
+    #[serde(default = "default_limit_password_failures")]
+    pub rate_limit_password_failures: String,
+    /// Consecutive wrong passwords after which each further try waits 2^(n - this) seconds.
+    #[serde(default = "default_backoff_after")]
+    pub password_backoff_after: u32,
+    /// Longest back-off after wrong passwords, in seconds.
+    #[serde(default = "default_backoff_max")]
+    pub password_backoff_max_seconds: u64,
+    /// Take the client address from `X-Forwarded-For` (its last entry, the one the trusted proxy
+    /// added). Only behind a proxy that sets it; on Lambda the request context is used anyway.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
     /// Which mailer sends codes: `ses`, or `dev` (writes codes to the log; never on Lambda).
     /// Default: `ses` when `SENDER_EMAIL` is set, `dev` otherwise.
     #[schemars(with = "Option<MailerKind>")]
@@ -168,6 +193,7 @@ impl Settings {
                 self.ses_timeout_seconds
             )));
         }
+        self.rate_limits()?;
         self.mailer()?;
         self.database_url()?;
         Ok(())
@@ -207,6 +233,24 @@ impl Settings {
                 sender: sender.to_owned(),
             }),
         }
+    }
+
+    /// The rate limits, each parsed with the variable it came from named in any error.
+    pub fn rate_limits(&self) -> Result<RateLimits, ConfigError> {
+        let parse = |value: &str, name: &str| {
+            parse_limits(value).map_err(|e| ConfigError(format!("{name} is invalid: {e}")))
+        };
+        Ok(RateLimits {
+            per_address: parse(&self.rate_limit_per_address, "RATE_LIMIT_PER_ADDRESS")?,
+            code_sends: parse(&self.rate_limit_code_sends, "RATE_LIMIT_CODE_SENDS")?,
+            code_verifies: parse(&self.rate_limit_code_verifies, "RATE_LIMIT_CODE_VERIFIES")?,
+            password_failures: parse(
+                &self.rate_limit_password_failures,
+                "RATE_LIMIT_PASSWORD_FAILURES",
+            )?,
+            backoff_after: self.password_backoff_after,
+            backoff_cap: Duration::from_secs(self.password_backoff_max_seconds),
+        })
     }
 
     pub fn ses_timeout(&self) -> Duration {
@@ -309,6 +353,24 @@ fn default_token_ttl() -> u64 {
 }
 fn default_cors_origins() -> String {
     "*".into()
+}
+fn default_limit_per_address() -> String {
+    "30/1m".into()
+}
+fn default_limit_code_sends() -> String {
+    "1/1m,5/1h".into()
+}
+fn default_limit_code_verifies() -> String {
+    "10/1h".into()
+}
+fn default_limit_password_failures() -> String {
+    "100/1h".into()
+}
+fn default_backoff_after() -> u32 {
+    5
+}
+fn default_backoff_max() -> u64 {
+    900
 }
 fn default_ses_timeout() -> u64 {
     5
@@ -419,6 +481,10 @@ mod tests {
             (&[("MAILER", "carrier-pigeon")][..], "MAILER"),
             (&[("SENDER_EMAIL", "nobody")][..], "SENDER_EMAIL"),
             (&[("SES_TIMEOUT_SECONDS", "0")][..], "SES_TIMEOUT_SECONDS"),
+            (
+                &[("RATE_LIMIT_CODE_SENDS", "1/1m,5/1d")][..],
+                "RATE_LIMIT_CODE_SENDS",
+            ),
         ] {
             let message = settings(vars).unwrap_err().to_string();
             assert!(message.contains(name), "{message:?} should name {name}");

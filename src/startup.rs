@@ -14,8 +14,8 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route, Server
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::api::{json_error, openapi_service, panic_response};
-use crate::auth::{AuthService, CodeHasher, PasswordHasher, TokenKeys};
+use crate::api::{json_error, openapi_service, panic_response, ForwardedForPolicy};
+use crate::auth::{AuthService, CodeHasher, PasswordHasher, RateLimiter, TokenKeys};
 use crate::config::{MailerChoice, Settings};
 use crate::mail::{DevMailer, Mailer, SesMailer};
 use crate::store;
@@ -39,6 +39,7 @@ pub async fn build_auth_service(
             .context("could not apply database migrations")?;
     }
     Ok(AuthService {
+        limiter: RateLimiter::new(db.clone(), settings.rate_limits()?),
         db,
         passwords: PasswordHasher::default(),
         codes: CodeHasher::new(&key_or_random(&settings.otp_secret, "OTP_SECRET")),
@@ -105,10 +106,22 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
         .is_dir()
         .then(|| StaticFilesEndpoint::new(frontend).index_file("index.html"));
 
-    WithFrontend { routes, files }
-        .around(limit_body)
-        .with(CatchPanic::new().with_handler(panic_response))
+    let app = WithFrontend { routes, files }
         .data(auth)
+        .data(ForwardedForPolicy {
+            trusted: settings.trust_forwarded_for,
+        });
+    guarded(app, settings)
+}
+
+/// What every request passes through, whatever answers it: a body limit, panics caught, every
+/// error as JSON with the CORS headers, and a request log line.
+pub fn guarded(
+    app: impl Endpoint + 'static,
+    settings: &Settings,
+) -> impl Endpoint<Output = Response> {
+    app.around(limit_body)
+        .with(CatchPanic::new().with_handler(panic_response))
         .catch_all_error(json_error)
         .with_if(settings.cors_enabled, cors(&settings.cors_allowed_origins))
         .catch_all_error(json_error)
@@ -133,6 +146,8 @@ fn cors(allowed_origins: &str) -> Cors {
     let cors = Cors::new()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(["content-type", "authorization"])
+        // Pages on another origin must be able to read how long a 429 asks them to wait.
+        .expose_headers(["retry-after"])
         .max_age(600);
     allowed_origins
         .split(',')
@@ -229,4 +244,33 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     app.run_until_stopped().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::test::TestClient;
+    use poem::{handler, Route};
+
+    use super::*;
+
+    #[handler]
+    fn explode() -> &'static str {
+        panic!("a bug reachable from a request")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_request_gets_a_500_json_answer_and_the_server_goes_on() {
+        let settings = Settings::from_vars(Vec::new()).unwrap();
+        let app = guarded(Route::new().at("/explode", explode), &settings);
+        let client = TestClient::new(app);
+        for _ in 0..2 {
+            let response = client.get("/explode").send().await;
+            response.assert_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR);
+            response
+                .assert_json(serde_json::json!({"success": false, "message": "Internal error"}))
+                .await;
+        }
+        let missing = client.get("/nowhere").send().await;
+        missing.assert_status(poem::http::StatusCode::NOT_FOUND);
+    }
 }

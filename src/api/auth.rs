@@ -3,8 +3,9 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::errors::{parse_failure, rejected, server_failure};
-use super::objects::{ApiMessage, CodeSubmission, Credentials, SessionGranted};
+use super::client::ClientAddress;
+use super::errors::{parse_failure, rejected, server_failure, too_many};
+use super::objects::{ApiMessage, CodeSubmission, Credentials, RateLimitedMessage, SessionGranted};
 use super::ApiTags;
 use crate::auth::{AuthError, AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
 use crate::mail::MailError;
@@ -24,6 +25,7 @@ impl AuthApi {
     async fn register(
         &self,
         auth: Data<&AuthService>,
+        client: ClientAddress,
         body: Json<Credentials>,
     ) -> RegisterResponse {
         let Json(Credentials { username, password }) = body;
@@ -35,11 +37,15 @@ impl AuthApi {
             Ok(p) => p,
             Err(e) => return RegisterResponse::BadRequest(rejected(&e)),
         };
-        match auth.register(&username, &password).await {
+        match auth.register(&client.0, &username, &password).await {
             Ok(()) => {
                 RegisterResponse::Created(Json(ApiMessage::success("User created successfully")))
             }
             Err(err @ AuthError::UsernameTaken) => RegisterResponse::Conflict(rejected(&err)),
+            Err(AuthError::RateLimited(limited)) => {
+                let (body, retry_after) = too_many(&limited);
+                RegisterResponse::TooManyRequests(body, retry_after)
+            }
             Err(err @ AuthError::Unavailable(_)) => {
                 RegisterResponse::Unavailable(server_failure(&err))
             }
@@ -52,7 +58,12 @@ impl AuthApi {
     /// On success a 6-digit code is emailed to the username; it replaces any earlier code and
     /// expires after a few minutes. A wrong password and an unknown username get the same answer.
     #[oai(path = "/login", method = "post", operation_id = "login")]
-    async fn login(&self, auth: Data<&AuthService>, body: Json<Credentials>) -> LoginResponse {
+    async fn login(
+        &self,
+        auth: Data<&AuthService>,
+        client: ClientAddress,
+        body: Json<Credentials>,
+    ) -> LoginResponse {
         let Json(Credentials { username, password }) = body;
         let username = match Email::parse(&username) {
             Ok(u) => u,
@@ -62,9 +73,13 @@ impl AuthApi {
             Ok(p) => p,
             Err(e) => return LoginResponse::BadRequest(rejected(&e)),
         };
-        match auth.login(&username, &password).await {
+        match auth.login(&client.0, &username, &password).await {
             Ok(()) => LoginResponse::CodeSent(Json(ApiMessage::success("OTP sent to email"))),
             Err(err @ AuthError::InvalidCredentials) => LoginResponse::Unauthorized(rejected(&err)),
+            Err(AuthError::RateLimited(limited)) => {
+                let (body, retry_after) = too_many(&limited);
+                LoginResponse::TooManyRequests(body, retry_after)
+            }
             Err(err @ AuthError::MailFailed(MailError::Throttled { .. })) => {
                 LoginResponse::Unavailable(server_failure(&err))
             }
@@ -81,7 +96,12 @@ impl AuthApi {
     /// A code works once, for a few minutes, and dies after a few wrong tries. Every failure
     /// gets the same answer. On success the response carries a bearer token for `GET /me`.
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
-    async fn verify(&self, auth: Data<&AuthService>, body: Json<CodeSubmission>) -> VerifyResponse {
+    async fn verify(
+        &self,
+        auth: Data<&AuthService>,
+        client: ClientAddress,
+        body: Json<CodeSubmission>,
+    ) -> VerifyResponse {
         let Json(CodeSubmission { username, code }) = body;
         let username = match Email::parse(&username) {
             Ok(u) => u,
@@ -91,7 +111,7 @@ impl AuthApi {
             Ok(c) => c,
             Err(e) => return VerifyResponse::BadRequest(rejected(&e)),
         };
-        match auth.verify(&username, &code).await {
+        match auth.verify(&client.0, &username, &code).await {
             Ok(session) => VerifyResponse::SignedIn(Json(SessionGranted {
                 success: true,
                 message: "Login successful".to_owned(),
@@ -100,6 +120,10 @@ impl AuthApi {
                 expires_in: session.expires_in.as_secs(),
             })),
             Err(err @ AuthError::InvalidCode) => VerifyResponse::Unauthorized(rejected(&err)),
+            Err(AuthError::RateLimited(limited)) => {
+                let (body, retry_after) = too_many(&limited);
+                VerifyResponse::TooManyRequests(body, retry_after)
+            }
             Err(err @ AuthError::Unavailable(_)) => {
                 VerifyResponse::Unavailable(server_failure(&err))
             }
@@ -111,17 +135,22 @@ impl AuthApi {
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "register_bad_request")]
 pub enum RegisterResponse {
-    /// The account was created; sign in next.
+    /// The account was created; sign in next. Message: `User created successfully`.
     #[oai(status = 201)]
     Created(Json<ApiMessage>),
     /// A field is missing or malformed, the username is not an email address, or the password
-    /// breaks the policy (the message says which rule).
+    /// breaks the policy; the message says which rule, e.g.
+    /// `Password must be at least 8 characters`.
     #[oai(status = 400)]
     BadRequest(Json<ApiMessage>),
-    /// An account with this username already exists.
+    /// An account with this username already exists. Message: `Username already exists`.
     #[oai(status = 409)]
     Conflict(Json<ApiMessage>),
-    /// Something failed on the server; nothing was stored.
+    /// Too many requests from this address or for this username: wait `retry_after` seconds
+    /// (also sent as the `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on the server; nothing was stored. Message: `Internal error`.
     #[oai(status = 500)]
     InternalError(Json<ApiMessage>),
     /// The database cannot be reached; try again shortly.
@@ -137,21 +166,30 @@ fn register_bad_request(err: poem::Error) -> RegisterResponse {
 #[oai(bad_request_handler = "login_bad_request")]
 pub enum LoginResponse {
     /// The password was right and a code is on its way to the username.
+    /// Message: `OTP sent to email`.
     #[oai(status = 200)]
     CodeSent(Json<ApiMessage>),
-    /// A field is missing or malformed, or the username is not an email address.
+    /// A field is missing or malformed, or the username is not an email address, e.g.
+    /// `Username must be a valid email address`.
     #[oai(status = 400)]
     BadRequest(Json<ApiMessage>),
     /// Wrong username or password (the answer does not say which).
+    /// Message: `Invalid username or password`.
     #[oai(status = 401)]
     Unauthorized(Json<ApiMessage>),
+    /// Too many requests from this address or for this username: wait `retry_after` seconds
+    /// (also sent as the `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
     /// Something failed on the server.
     #[oai(status = 500)]
     InternalError(Json<ApiMessage>),
     /// The code could not be handed to the mail service; no code is valid. Try again later.
+    /// Message: `Could not send the code; try again later`.
     #[oai(status = 502)]
     BadGateway(Json<ApiMessage>),
-    /// The database cannot be reached; try again shortly.
+    /// The database cannot be reached, or the mail service is throttling; no code is valid.
+    /// Try again shortly.
     #[oai(status = 503)]
     Unavailable(Json<ApiMessage>),
 }
@@ -163,15 +201,21 @@ fn login_bad_request(err: poem::Error) -> LoginResponse {
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "verify_bad_request")]
 pub enum VerifyResponse {
-    /// The code was right: the user is signed in.
+    /// The code was right: the user is signed in. Message: `Login successful`.
     #[oai(status = 200)]
     SignedIn(Json<SessionGranted>),
-    /// A field is missing or malformed, or the code is not 6 digits.
+    /// A field is missing or malformed, or the code is not 6 digits
+    /// (`Code must be 6 digits`).
     #[oai(status = 400)]
     BadRequest(Json<ApiMessage>),
     /// The code is wrong, used, expired, or out of tries (the answer does not say which).
+    /// Message: `Invalid or expired OTP`.
     #[oai(status = 401)]
     Unauthorized(Json<ApiMessage>),
+    /// Too many requests from this address or for this username: wait `retry_after` seconds
+    /// (also sent as the `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
     /// Something failed on the server.
     #[oai(status = 500)]
     InternalError(Json<ApiMessage>),

@@ -6,8 +6,9 @@ use poem::{IntoResponse, Response};
 use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
 use poem_openapi::payload::Json;
 
+use super::objects::RateLimitedMessage;
 use super::ApiMessage;
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Limited};
 
 /// The answer for a request body the operation could not parse. `expected` describes the body
 /// in words; the parser's own text (JSON positions, schema names) is logged, not shown.
@@ -27,6 +28,17 @@ pub(crate) fn parse_failure(err: &poem::Error, expected: &str) -> Json<ApiMessag
 pub(crate) fn server_failure(err: &AuthError) -> Json<ApiMessage> {
     tracing::error!(error = ?anyhow_chain(err), "request failed");
     Json(ApiMessage::failure(err.to_string()))
+}
+
+/// The 429 body and `Retry-After` seconds for a rate-limit refusal.
+pub(crate) fn too_many(limited: &Limited) -> (Json<RateLimitedMessage>, u64) {
+    let seconds = limited.retry_after.as_secs().max(1);
+    let body = RateLimitedMessage {
+        success: false,
+        message: AuthError::RateLimited(*limited).to_string(),
+        retry_after: seconds,
+    };
+    (Json(body), seconds)
 }
 
 /// A failure the user caused; its message is written for them.

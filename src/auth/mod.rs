@@ -2,12 +2,14 @@
 //! register / login / verify rules that tie them to the store and the mailer.
 pub mod code;
 pub mod email;
+pub mod limits;
 pub mod password;
 pub mod service;
 pub mod token;
 
 pub use code::{CodeHasher, OneTimeCode};
 pub use email::Email;
+pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{LoginPassword, NewPassword, PasswordHasher};
 pub use service::{AuthError, AuthService};
 pub use token::{SessionToken, TokenKeys};

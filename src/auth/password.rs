@@ -1,6 +1,7 @@
 //! Passwords: the policy for new ones, argon2id hashing off the async executor, and
 //! verification that costs the same whether or not the account exists.
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
 
 use anyhow::Context;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
@@ -26,17 +27,37 @@ pub enum PasswordError {
     TooShort,
     #[error("Password must be at most 128 characters")]
     TooLong,
+    #[error("Password must not contain control characters")]
+    ControlCharacter,
+    #[error("Password is too common; choose one that is harder to guess")]
+    TooCommon,
 }
+
+/// The most common passwords the length policy would otherwise accept, lower-cased.
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common-passwords.txt")
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
+});
 
 impl NewPassword {
     /// Lengths count characters, not bytes, so a Unicode password is judged as a person sees it.
+    /// Breached-list lookups ignore case: `Password123` is as guessable as `password123`.
     pub fn parse(raw: String) -> Result<Self, PasswordError> {
         match raw.chars().count() {
-            0 => Err(PasswordError::Empty),
-            n if n < MIN_NEW => Err(PasswordError::TooShort),
-            n if n > MAX_NEW => Err(PasswordError::TooLong),
-            _ => Ok(Self(raw.into())),
+            0 => return Err(PasswordError::Empty),
+            n if n < MIN_NEW => return Err(PasswordError::TooShort),
+            n if n > MAX_NEW => return Err(PasswordError::TooLong),
+            _ => {}
         }
+        if raw.chars().any(char::is_control) {
+            return Err(PasswordError::ControlCharacter);
+        }
+        if COMMON.contains(raw.to_lowercase().as_str()) {
+            return Err(PasswordError::TooCommon);
+        }
+        Ok(Self(raw.into()))
     }
 }
 
@@ -196,7 +217,7 @@ mod tests {
             NewPassword::parse("1234567".into()).unwrap_err(),
             PasswordError::TooShort
         );
-        assert!(NewPassword::parse("12345678".into()).is_ok());
+        assert!(NewPassword::parse("k7#mQ2!x".into()).is_ok());
         // Eight characters, 24 bytes.
         assert!(NewPassword::parse("日本語のパスワ".to_owned() + "ド").is_ok());
         assert!(NewPassword::parse("é".repeat(128)).is_ok());
@@ -204,6 +225,25 @@ mod tests {
             NewPassword::parse("é".repeat(129)).unwrap_err(),
             PasswordError::TooLong
         );
+    }
+
+    #[test]
+    fn common_passwords_and_control_characters_are_refused() {
+        assert!(COMMON.len() >= 10_000, "{}", COMMON.len());
+        for common in ["password", "12345678", "Baseball", "TRUSTNO1", "iloveyou"] {
+            assert_eq!(
+                NewPassword::parse(common.into()).unwrap_err(),
+                PasswordError::TooCommon,
+                "{common}"
+            );
+        }
+        for control in ["pass\u{0}word!", "line\nbreak1", "tab\tbed12"] {
+            assert_eq!(
+                NewPassword::parse(control.into()).unwrap_err(),
+                PasswordError::ControlCharacter
+            );
+        }
+        assert!(NewPassword::parse("correct horse battery".into()).is_ok());
     }
 
     #[tokio::test]

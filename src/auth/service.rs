@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sea_orm::DbErr;
 
+use super::limits::{Checked, Limited, RateLimiter};
 use super::password::Verdict;
 use super::{CodeHasher, Email, LoginPassword, NewPassword, OneTimeCode, PasswordHasher};
 use super::{SessionToken, TokenKeys};
@@ -21,6 +22,8 @@ pub enum AuthError {
     InvalidCode,
     #[error("Invalid or expired session")]
     InvalidSession,
+    #[error("Too many attempts; try again in {} seconds", .0.retry_after.as_secs().max(1))]
+    RateLimited(Limited),
     #[error("Could not send the code; try again later")]
     MailFailed(#[source] MailError),
     #[error("Service temporarily unavailable")]
@@ -47,6 +50,7 @@ pub struct AuthService {
     pub codes: CodeHasher,
     pub tokens: TokenKeys,
     pub mailer: Arc<dyn Mailer>,
+    pub limiter: RateLimiter,
     pub code_ttl: Duration,
     pub max_attempts: u32,
 }
@@ -54,9 +58,11 @@ pub struct AuthService {
 impl AuthService {
     pub async fn register(
         &self,
+        client: &str,
         username: &Email,
         password: &NewPassword,
     ) -> Result<(), AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
         // A cheap look first spares an argon2 hash for the common duplicate; the unique
         // constraint still decides races.
         if users::find_by_username(&self.db, username.as_ref())
@@ -77,7 +83,15 @@ impl AuthService {
     }
 
     /// Checks the password and mails a fresh code, which replaces any earlier one.
-    pub async fn login(&self, username: &Email, password: &LoginPassword) -> Result<(), AuthError> {
+    pub async fn login(
+        &self,
+        client: &str,
+        username: &Email,
+        password: &LoginPassword,
+    ) -> Result<(), AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        // Keyed by the name asked for, known or not, so a limit reveals nothing.
+        allowed(self.limiter.password_allowed(username.as_ref()).await)?;
         let user = users::find_by_username(&self.db, username.as_ref()).await?;
         let stored = user.as_ref().map(|u| u.stored_password.as_str());
         let verdict = self.passwords.verify(password, stored).await?;
@@ -89,12 +103,17 @@ impl AuthService {
                 tracing::info!(user_id = user.id, "legacy plain-text password re-hashed");
                 user
             }
-            _ => return Err(AuthError::InvalidCredentials),
+            _ => {
+                self.limiter.password_failed(username.as_ref()).await?;
+                return Err(AuthError::InvalidCredentials);
+            }
         };
+        self.limiter.password_succeeded(username.as_ref()).await?;
+        allowed(self.limiter.code_send_allowed(username.as_ref()).await)?;
 
         let code = OneTimeCode::generate();
         let code_hash = self.codes.hash(user.id, &code);
-        let expires_at = codes::now() + self.code_ttl;
+        let expires_at = store::now() + self.code_ttl;
         codes::replace(&self.db, user.id, &code_hash, expires_at).await?;
 
         let message = CodeMessage {
@@ -107,6 +126,7 @@ impl AuthService {
             codes::discard(&self.db, user.id, &code_hash).await?;
             return Err(AuthError::MailFailed(err));
         }
+        self.limiter.code_sent(username.as_ref()).await?;
         tracing::info!(user_id = user.id, "sign-in code sent");
         Ok(())
     }
@@ -114,9 +134,12 @@ impl AuthService {
     /// Spends the code, if it is the user's live one, and opens a session.
     pub async fn verify(
         &self,
+        client: &str,
         username: &Email,
         code: &OneTimeCode,
     ) -> Result<SessionToken, AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        allowed(self.limiter.hit_code_verify(username.as_ref()).await)?;
         let user = users::find_by_username(&self.db, username.as_ref())
             .await?
             .ok_or(AuthError::InvalidCode)?;
@@ -152,4 +175,9 @@ impl AuthService {
     pub async fn database_ready(&self) -> Result<(), DbErr> {
         store::ping(&self.db).await
     }
+}
+
+/// A limiter's verdict as the service's error.
+fn allowed(checked: Checked) -> Result<(), AuthError> {
+    checked?.map_err(AuthError::RateLimited)
 }

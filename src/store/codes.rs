@@ -1,15 +1,11 @@
 //! The `one_time_codes` table: one row per user holding the hash of the latest code. Every
 //! state change is a single conditional statement, so racing requests cannot both win.
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
+use super::now;
 use crate::entity::one_time_codes::{self, Column, Entity};
-
-/// Whole seconds: MySQL `DATETIME` keeps no fraction, and SQLite compares the text.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(0)
-}
 
 /// Stores a new code for the user, replacing (and so invalidating) any previous one.
 pub async fn replace(

@@ -1,12 +1,19 @@
 //! Persistence: SeaORM queries as plain functions over a connection. Nothing above this module
 //! sees an entity or a `DbErr`-specific detail beyond the error values returned here.
 pub mod codes;
+pub mod limits;
 pub mod users;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use sea_orm::DatabaseConnection as Db;
+
+/// The time to store and compare with, in whole seconds: MySQL `DATETIME` keeps no fraction,
+/// and SQLite compares the text.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0)
+}
 
 /// Opens a pool. `lazy` defers the first connection to the first query, which keeps a Lambda
 /// cold start fast; the local server connects eagerly so a wrong URL fails at start-up.

@@ -113,6 +113,12 @@ pub fn settings_for(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
         ("JWT_SECRET".to_owned(), JWT_SECRET.to_owned()),
         ("OTP_SECRET".to_owned(), OTP_SECRET.to_owned()),
         ("FRONTEND_DIR".to_owned(), "/nonexistent".to_owned()),
+        // Limits are off unless a test is about them: tests repeat requests quickly.
+        ("RATE_LIMIT_PER_ADDRESS".to_owned(), "off".to_owned()),
+        ("RATE_LIMIT_CODE_SENDS".to_owned(), "off".to_owned()),
+        ("RATE_LIMIT_CODE_VERIFIES".to_owned(), "off".to_owned()),
+        ("RATE_LIMIT_PASSWORD_FAILURES".to_owned(), "off".to_owned()),
+        ("PASSWORD_BACKOFF_AFTER".to_owned(), "0".to_owned()),
     ]
     .into();
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));

@@ -1,9 +1,13 @@
 //! End-to-end tests through the public HTTP interface, against MariaDB (each test in its own
 //! fresh database) and, where named, against the embedded SQLite default.
+mod bad_input;
+mod enumeration;
 mod flow;
 mod health;
 mod helpers;
+mod limits;
 mod login;
+mod logs;
 mod me;
 mod register;
 mod routing;

@@ -20,7 +20,7 @@ fn ses_endpoint() -> String {
     })
 }
 
-async fn aws_config(endpoint: &str) -> SdkConfig {
+pub(crate) async fn aws_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
@@ -32,7 +32,7 @@ async fn aws_config(endpoint: &str) -> SdkConfig {
 }
 
 /// A sender address the emulator has verified, as SES requires.
-async fn verified_sender(aws: &SdkConfig) -> String {
+pub(crate) async fn verified_sender(aws: &SdkConfig) -> String {
     let sender = format!("noreply-{}@otp-login.test", random_suffix().to_lowercase());
     aws_sdk_sesv2::Client::new(aws)
         .create_email_identity()
@@ -50,7 +50,7 @@ async fn spawn_app_sending_with(mailer: SesMailer) -> TestApp {
 }
 
 /// The messages the emulator delivered to `to`, as (subject, body).
-async fn delivered_to(to: &str) -> Vec<(String, String)> {
+pub(crate) async fn delivered_to(to: &str) -> Vec<(String, String)> {
     let data: Value = reqwest::get(format!("{}/moto-api/data.json", ses_endpoint()))
         .await
         .unwrap()
@@ -71,7 +71,7 @@ async fn delivered_to(to: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn code_in(body: &str) -> String {
+pub(crate) fn code_in(body: &str) -> String {
     let digits: Vec<char> = body.chars().collect();
     digits
         .windows(6)

@@ -1,0 +1,89 @@
+//! No password, code, secret or token reaches the logs.
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use otp_login::mail::SesMailer;
+
+use crate::helpers::*;
+
+/// Everything the service logs while this test binary runs (all tests share one subscriber).
+fn captured() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("info,otp_login=debug")
+            .with_ansi(false)
+            .with_writer(move || Capture(sink.clone()))
+            .try_init()
+            .expect("the first subscriber of this test binary");
+        logs
+    })
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_password_code_secret_or_token_is_logged() {
+    let logs = captured();
+    let jwt_secret = format!(
+        "jwt-{}-{}-{}",
+        random_suffix(),
+        random_suffix(),
+        random_suffix()
+    );
+    let otp_secret = format!(
+        "otp-{}-{}-{}",
+        random_suffix(),
+        random_suffix(),
+        random_suffix()
+    );
+    let password = format!("pw-{}", random_suffix());
+    let wrong_password = format!("wrong-{}", random_suffix());
+
+    let endpoint = std::env::var("TEST_SES_ENDPOINT").expect("TEST_SES_ENDPOINT (see ses.rs)");
+    let aws = crate::ses::aws_config(&endpoint).await;
+    let sender = crate::ses::verified_sender(&aws).await;
+    let db = TestDb::new(Backend::MariaDb).await;
+    let settings = settings_for(
+        &db,
+        &[("JWT_SECRET", &jwt_secret), ("OTP_SECRET", &otp_secret)],
+    );
+    let mailer = SesMailer::new(&aws, sender, None, Duration::from_secs(5));
+    let app = spawn_with_mailer(db, &settings, Arc::new(mailer)).await;
+
+    let email = unique_email();
+    assert_status(app.register(&email, &password).await, 201).await;
+    assert_status(app.login(&email, &wrong_password).await, 401).await;
+    assert_status(app.login(&email, &password).await, 200).await;
+    let code = crate::ses::code_in(&crate::ses::delivered_to(&email).await[0].1);
+    assert_status(app.verify(&email, "000000").await, 401).await;
+    let session = assert_status(app.verify(&email, &code).await, 200).await;
+    let token = session["token"].as_str().unwrap().to_owned();
+    assert_status(app.me(&token).await, 200).await;
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(text.contains("sign-in code sent"), "the logs were captured");
+    for (what, secret) in [
+        ("password", password.as_str()),
+        ("wrong password", &wrong_password),
+        ("code", &code),
+        ("JWT secret", &jwt_secret),
+        ("OTP secret", &otp_secret),
+        ("token", &token),
+    ] {
+        assert!(!text.contains(secret), "the {what} appears in the logs");
+    }
+}
