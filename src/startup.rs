@@ -1,5 +1,6 @@
 //! Building the app from settings. `build_app` is the one endpoint served by the local server,
 //! by Lambda, and by the tests; `openapi_service` (in `api`) feeds the spec export.
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -96,6 +97,7 @@ fn key_or_random(secret: &Option<SecretString>, name: &str) -> Vec<u8> {
 /// every failure a JSON answer carrying the CORS headers.
 pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output = Response> {
     let api = openapi_service();
+    let allowed = Arc::new(allowed_methods(&api.spec()));
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
@@ -107,6 +109,7 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
         .then(|| StaticFilesEndpoint::new(frontend).index_file("index.html"));
 
     let app = WithFrontend { routes, files }
+        .around(move |next, req| answer_405_with_allow(next, req, allowed.clone()))
         .data(auth)
         .data(ForwardedForPolicy {
             trusted: settings.trust_forwarded_for,
@@ -126,6 +129,46 @@ pub fn guarded(
         .with_if(settings.cors_enabled, cors(&settings.cors_allowed_origins))
         .catch_all_error(json_error)
         .with(Tracing)
+}
+
+/// The methods each path of the spec serves, as an `Allow` header value.
+fn allowed_methods(spec_json: &str) -> HashMap<String, String> {
+    let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+    let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+    paths
+        .into_iter()
+        .map(|(path, operations)| {
+            let mut methods: Vec<String> = operations
+                .as_object()
+                .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+                .unwrap_or_default();
+            methods.sort();
+            (path, methods.join(", "))
+        })
+        .collect()
+}
+
+/// A 405 names the methods the path does serve (RFC 9110 requires `Allow`).
+async fn answer_405_with_allow<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    allowed: Arc<HashMap<String, String>>,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_owned();
+    match next.call(req).await {
+        Err(err) if err.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => {
+            let mut response = json_error(err).await;
+            if let Some(methods) = allowed.get(&path) {
+                if let Ok(value) = methods.parse() {
+                    response
+                        .headers_mut()
+                        .insert(poem::http::header::ALLOW, value);
+                }
+            }
+            Ok(response)
+        }
+        other => other.map(poem::IntoResponse::into_response),
+    }
 }
 
 /// Refuses bodies over `MAX_BODY_BYTES` with 413, whether or not they declare a length

@@ -25,6 +25,10 @@ async fn unknown_routes_return_404_route_not_found() {
 async fn a_known_route_with_the_wrong_method_returns_405_json() {
     let app = spawn_app().await;
     let response = app.client.get(app.url("/register")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_status(response, 405).await;
+    let response = app.client.delete(app.url("/me")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET");
     assert_status(response, 405).await;
 }
 
