@@ -54,6 +54,11 @@ pub struct Settings {
     /// instance. Random per process when unset (development only).
     #[schemars(with = "Option<String>")]
     pub otp_secret: Option<SecretString>,
+    /// AWS Secrets Manager secret holding `JWT_SECRET` (the whole string, or a `JWT_SECRET`
+    /// field of a JSON secret), read at start-up instead of the variable.
+    pub jwt_secret_arn: Option<String>,
+    /// The same for `OTP_SECRET`.
+    pub otp_secret_arn: Option<String>,
     /// How long a one-time code stays valid, in seconds (60 to 600).
     #[serde(default = "default_otp_ttl")]
     pub otp_ttl_seconds: u64,
@@ -170,10 +175,16 @@ impl Settings {
         if self.db_max_connections == Some(0) {
             return Err(ConfigError("DB_MAX_CONNECTIONS must be at least 1".into()));
         }
-        for (name, secret) in [
-            ("JWT_SECRET", &self.jwt_secret),
-            ("OTP_SECRET", &self.otp_secret),
+        for (name, secret, arn) in [
+            ("JWT_SECRET", &self.jwt_secret, &self.jwt_secret_arn),
+            ("OTP_SECRET", &self.otp_secret, &self.otp_secret_arn),
         ] {
+            if secret.is_some() && arn.is_some() {
+                return Err(ConfigError(format!("set {name} or {name}_ARN, not both")));
+            }
+            if arn.is_some() {
+                continue;
+            }
             match secret {
                 Some(s) if s.expose_secret().len() < 32 => {
                     return Err(ConfigError(format!(
@@ -182,7 +193,9 @@ impl Settings {
                 }
                 // Per-process random keys would break every token and code across instances.
                 None if self.on_lambda() => {
-                    return Err(ConfigError(format!("{name} is required on AWS Lambda")));
+                    return Err(ConfigError(format!(
+                        "{name} (or {name}_ARN) is required on AWS Lambda"
+                    )));
                 }
                 _ => {}
             }
@@ -450,6 +463,19 @@ mod tests {
         let sender = ("SENDER_EMAIL", "noreply@example.com");
         let s = settings(&[lambda, secrets[0], secrets[1], sender]).unwrap();
         assert!(s.on_lambda() && !s.run_migrations());
+        let from_manager = [
+            (
+                "JWT_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:jwt",
+            ),
+            (
+                "OTP_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:otp",
+            ),
+        ];
+        assert!(settings(&[lambda, from_manager[0], from_manager[1], sender]).is_ok());
+        let both = settings(&[lambda, secrets[0], from_manager[0], from_manager[1], sender]);
+        assert!(both.unwrap_err().to_string().contains("not both"));
         let dev_on_lambda = settings(&[lambda, secrets[0], secrets[1], sender, ("MAILER", "dev")]);
         assert!(dev_on_lambda
             .unwrap_err()

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod entity;
 pub mod mail;
+pub mod secrets;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -12,13 +12,12 @@ use poem::http::Method;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::{CatchPanic, Cors, Tracing};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route, Server};
-use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::{json_error, openapi_service, panic_response, ForwardedForPolicy};
 use crate::auth::{AuthService, CodeHasher, PasswordHasher, RateLimiter, TokenKeys};
 use crate::config::{MailerChoice, Settings};
 use crate::mail::{DevMailer, Mailer, SesMailer};
+use crate::secrets::ServerKeys;
 use crate::store;
 
 /// Request bodies are two short strings; anything near this size is not a sign-in.
@@ -30,6 +29,7 @@ pub async fn build_auth_service(
     settings: &Settings,
     mailer: Arc<dyn Mailer>,
 ) -> anyhow::Result<AuthService> {
+    let keys = ServerKeys::resolve(settings).await?;
     let url = settings.database_url()?;
     let db = store::connect(&url, settings.db_max_connections(), settings.on_lambda())
         .await
@@ -43,11 +43,8 @@ pub async fn build_auth_service(
         limiter: RateLimiter::new(db.clone(), settings.rate_limits()?),
         db,
         passwords: PasswordHasher::default(),
-        codes: CodeHasher::new(&key_or_random(&settings.otp_secret, "OTP_SECRET")),
-        tokens: TokenKeys::new(
-            &key_or_random(&settings.jwt_secret, "JWT_SECRET"),
-            settings.token_ttl(),
-        ),
+        codes: CodeHasher::new(keys.otp_bytes()),
+        tokens: TokenKeys::new(keys.jwt_bytes(), settings.token_ttl()),
         mailer,
         code_ttl: settings.otp_ttl(),
         max_attempts: settings.otp_max_attempts,
@@ -78,19 +75,6 @@ pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> 
             ))
         }
     })
-}
-
-fn key_or_random(secret: &Option<SecretString>, name: &str) -> Vec<u8> {
-    if let Some(secret) = secret {
-        return secret.expose_secret().as_bytes().to_vec();
-    }
-    tracing::warn!(
-        "{name} is not set: using a random key for this process only; \
-         set it for anything but local development"
-    );
-    let mut key = vec![0u8; 32];
-    rand::rng().fill_bytes(&mut key);
-    key
 }
 
 /// The whole HTTP app: operations, docs, spec, static pages, and the middleware that makes

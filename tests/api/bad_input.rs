@@ -1,21 +1,7 @@
 //! Garbage gets a 4xx JSON answer and leaves nothing behind.
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-async fn user_count(app: &TestApp) -> i64 {
-    let db = app.connect_db().await;
-    db.query_one(Statement::from_string(
-        db.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM users",
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get("", "n")
-    .unwrap()
-}
 
 async fn post_raw(app: &TestApp, path: &str, body: Vec<u8>) -> reqwest::Response {
     app.client
@@ -61,7 +47,7 @@ async fn garbage_bodies_get_4xx_json_and_store_nothing() {
     ] {
         assert_status(post_raw(&app, "/register", raw).await, 400).await;
     }
-    assert_eq!(user_count(&app).await, 0, "nothing was stored");
+    assert_eq!(app.count_rows("users").await, 0, "nothing was stored");
 }
 
 #[tokio::test]
@@ -71,7 +57,7 @@ async fn sql_and_script_text_in_a_password_is_only_ever_data() {
     let password = "x'); DROP TABLE users; -- <script>";
     assert_status(app.register(&email, password).await, 201).await;
     assert_status(app.login(&email, password).await, 200).await;
-    assert_eq!(user_count(&app).await, 1);
+    assert_eq!(app.count_rows("users").await, 1);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use otp_login::mail::{DevMailer, Mailer};
 use otp_login::startup::Application;
 use rand::distr::{Alphanumeric, SampleString};
 use reqwest::{Response, StatusCode};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{json, Value};
 
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123";
@@ -239,6 +239,18 @@ impl TestApp {
 
     pub async fn connect_db(&self) -> DatabaseConnection {
         self.db.connect().await
+    }
+
+    /// How many rows `table` holds in this app's database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let db = self.connect_db().await;
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        db.query_one(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("count rows")
+            .expect("one row")
+            .try_get("", "n")
+            .expect("a count")
     }
 }
 

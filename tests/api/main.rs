@@ -12,6 +12,7 @@ mod me;
 mod register;
 mod routing;
 mod schema;
+mod secrets;
 mod ses;
 mod spec;
 mod verify;

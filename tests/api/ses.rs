@@ -129,7 +129,7 @@ async fn an_unverified_sender_answers_502_and_leaves_no_valid_code() {
     .await;
     assert!(delivered_to(&email).await.is_empty());
     assert_eq!(
-        code_rows(&app).await,
+        app.count_rows("one_time_codes").await,
         0,
         "the undelivered code was withdrawn"
     );
@@ -163,7 +163,7 @@ async fn an_unreachable_ses_answers_502_within_the_timeout() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(code_rows(&app).await, 0);
+    assert_eq!(app.count_rows("one_time_codes").await, 0);
 }
 
 #[tokio::test]
@@ -194,18 +194,4 @@ async fn a_hung_ses_is_cut_off_by_the_timeout() {
         "{:?}",
         started.elapsed()
     );
-}
-
-async fn code_rows(app: &TestApp) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let db = app.connect_db().await;
-    db.query_one(Statement::from_string(
-        db.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM one_time_codes",
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get("", "n")
-    .unwrap()
 }
