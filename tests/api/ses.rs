@@ -135,34 +135,28 @@ async fn an_unverified_sender_answers_502_and_leaves_no_valid_code() {
     );
 }
 
+/// Registers a user on an app whose SES lives at `endpoint`, then times a login.
+async fn timed_login_through(endpoint: &str, timeout: Duration) -> (TestApp, Value, Duration) {
+    let aws = aws_config(endpoint).await;
+    let mailer = SesMailer::new(&aws, "noreply@otp-login.test".into(), None, timeout);
+    let app = spawn_app_sending_with(mailer).await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    let started = Instant::now();
+    let response = app.login(&email, PASSWORD).await;
+    let elapsed = started.elapsed();
+    let body = assert_answer(response, 502, "Could not send the code; try again later").await;
+    (app, body, elapsed)
+}
+
 #[tokio::test]
 async fn an_unreachable_ses_answers_502_within_the_timeout() {
     // A port nothing listens on: connection refused, as when SES cannot be reached.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let aws = aws_config(&endpoint).await;
-    let mailer = SesMailer::new(
-        &aws,
-        "noreply@otp-login.test".into(),
-        None,
-        Duration::from_secs(2),
-    );
-    let app = spawn_app_sending_with(mailer).await;
-    let email = unique_email();
-    assert_status(app.register(&email, PASSWORD).await, 201).await;
-    let started = Instant::now();
-    assert_answer(
-        app.login(&email, PASSWORD).await,
-        502,
-        "Could not send the code; try again later",
-    )
-    .await;
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
+    let (app, _, elapsed) = timed_login_through(&endpoint, Duration::from_secs(2)).await;
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert_eq!(app.count_rows("one_time_codes").await, 0);
 }
 
@@ -177,21 +171,7 @@ async fn a_hung_ses_is_cut_off_by_the_timeout() {
             held.push(socket);
         }
     });
-    let aws = aws_config(&endpoint).await;
-    let mailer = SesMailer::new(
-        &aws,
-        "noreply@otp-login.test".into(),
-        None,
-        Duration::from_secs(1),
-    );
-    let app = spawn_app_sending_with(mailer).await;
-    let email = unique_email();
-    assert_status(app.register(&email, PASSWORD).await, 201).await;
-    let started = Instant::now();
-    assert_status(app.login(&email, PASSWORD).await, 502).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    let (app, _, elapsed) = timed_login_through(&endpoint, Duration::from_secs(1)).await;
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(app.count_rows("one_time_codes").await, 0);
 }

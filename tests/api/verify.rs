@@ -99,15 +99,21 @@ async fn an_expired_code_is_rejected() {
     .await;
 }
 
-#[tokio::test]
-async fn a_code_dies_after_five_wrong_tries() {
-    let app = spawn_app().await;
+/// A signed-up user whose code has already met `wrong` wrong tries; returns it and the code.
+async fn after_wrong_tries(app: &TestApp, wrong: usize) -> (String, String) {
     let email = unique_email();
     app.register_and_login(&email).await;
     let code = app.code_for(&email);
-    for _ in 0..5 {
+    for _ in 0..wrong {
         assert_status(app.verify(&email, &other_than(&code)).await, 401).await;
     }
+    (email, code)
+}
+
+#[tokio::test]
+async fn a_code_dies_after_five_wrong_tries() {
+    let app = spawn_app().await;
+    let (email, code) = after_wrong_tries(&app, 5).await;
     assert_answer(
         app.verify(&email, &code).await,
         401,
@@ -119,12 +125,7 @@ async fn a_code_dies_after_five_wrong_tries() {
 #[tokio::test]
 async fn the_right_code_still_works_after_four_wrong_tries() {
     let app = spawn_app().await;
-    let email = unique_email();
-    app.register_and_login(&email).await;
-    let code = app.code_for(&email);
-    for _ in 0..4 {
-        assert_status(app.verify(&email, &other_than(&code)).await, 401).await;
-    }
+    let (email, code) = after_wrong_tries(&app, 4).await;
     assert_status(app.verify(&email, &code).await, 200).await;
 }
 
