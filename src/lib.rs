@@ -1,6 +1,7 @@
 //! otp-login: two-step sign-in by emailed one-time code.
 pub mod api;
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod entity;
 pub mod mail;

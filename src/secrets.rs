@@ -19,7 +19,7 @@ impl ServerKeys {
         let arns = [&settings.jwt_secret_arn, &settings.otp_secret_arn];
         let client = match arns.iter().any(|arn| arn.is_some()) {
             true => Some(aws_sdk_secretsmanager::Client::new(
-                &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+                crate::aws::shared_config().await,
             )),
             false => None,
         };

@@ -61,14 +61,14 @@ pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> 
             Arc::new(DevMailer::default())
         }
         MailerChoice::Ses { sender } => {
-            let aws = SesMailer::load_aws_config().await;
+            let aws = crate::aws::shared_config().await;
             anyhow::ensure!(
                 aws.region().is_some(),
                 "AWS_REGION is required to send with SES"
             );
             tracing::info!(region = ?aws.region(), "sending sign-in codes with SES");
             Arc::new(SesMailer::new(
-                &aws,
+                aws,
                 sender,
                 settings.ses_configuration_set.clone(),
                 settings.ses_timeout(),

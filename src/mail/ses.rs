@@ -42,12 +42,6 @@ impl SesMailer {
         }
     }
 
-    /// The configuration from the standard AWS chain: `AWS_REGION`, credentials from the
-    /// environment or the Lambda role, and `AWS_ENDPOINT_URL_SESV2` / `AWS_ENDPOINT_URL`.
-    pub async fn load_aws_config() -> SdkConfig {
-        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
-    }
-
     fn content(message: &CodeMessage) -> Result<EmailContent, MailError> {
         let utf8 = |data: String| {
             Content::builder()
