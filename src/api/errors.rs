@@ -26,7 +26,7 @@ pub(crate) fn parse_failure(err: &poem::Error, expected: &str) -> Json<ApiMessag
 
 /// Logs what went wrong on our side (with its cause chain) and gives the user a plain message.
 pub(crate) fn server_failure(err: &AuthError) -> Json<ApiMessage> {
-    tracing::error!(error = ?anyhow_chain(err), "request failed");
+    tracing::error!(error = %cause_chain(err), "request failed");
     Json(ApiMessage::failure(err.to_string()))
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn rejected(err: &impl std::fmt::Display) -> Json<ApiMessage> {
     Json(ApiMessage::failure(err.to_string()))
 }
 
-fn anyhow_chain(err: &AuthError) -> String {
+fn cause_chain(err: &AuthError) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
