@@ -12,7 +12,8 @@ USE user_id;
 
 CREATE TABLE IF NOT EXISTS users (
   id INT NOT NULL AUTO_INCREMENT,
-  username VARCHAR(254) NOT NULL,
+  -- Compared byte for byte: the service stores addresses lower-case, domains in Punycode.
+  username VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   -- An argon2id PHC string. Make one with: echo 'the password' | otp-login hash-password
   password VARCHAR(255) NOT NULL,
   created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS one_time_codes (
 CREATE TABLE IF NOT EXISTS rate_limit_hits (
   id BIGINT NOT NULL AUTO_INCREMENT,
   bucket VARCHAR(32) NOT NULL,
-  subject VARCHAR(254) NOT NULL,
+  subject VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   hit_at DATETIME NOT NULL,
   PRIMARY KEY (id),
   KEY idx_rate_limit_hits_window (bucket, subject, hit_at),
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS rate_limit_hits (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 CREATE TABLE IF NOT EXISTS login_failures (
-  username VARCHAR(254) NOT NULL,
+  username VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   failures INT NOT NULL DEFAULT 0,
   last_failure_at DATETIME NOT NULL,
   PRIMARY KEY (username)

@@ -1,11 +1,12 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
-//! exists), the table of one-time sign-in codes, and the rate-limit state.
+//! exists), the table of one-time sign-in codes, the rate-limit state, and exact usernames.
 pub use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_create_users;
 mod m20250101_000002_adopt_legacy_users;
 mod m20250101_000003_create_one_time_codes;
 mod m20250101_000004_create_rate_limits;
+mod m20251125_000005_exact_usernames;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000002_adopt_legacy_users::Migration),
             Box::new(m20250101_000003_create_one_time_codes::Migration),
             Box::new(m20250101_000004_create_rate_limits::Migration),
+            Box::new(m20251125_000005_exact_usernames::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
-//! A username is an email address: trimmed, lower-cased, at most 254 characters.
+//! A username is an email address SES can deliver to: trimmed, lower-cased, an ASCII local
+//! part, the domain in its ASCII (Punycode) form, at most 254 characters.
 use std::fmt;
 
-const MAX_LEN: usize = 254;
+pub const MAX_LEN: usize = 254;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
@@ -10,7 +11,7 @@ pub struct Email(String);
 pub enum EmailError {
     #[error("Username is required")]
     Empty,
-    #[error("Username must be at most 254 characters")]
+    #[error("Username must be at most {MAX_LEN} characters")]
     TooLong,
     #[error("Username must be a valid email address")]
     Invalid,
@@ -34,12 +35,24 @@ impl Email {
                 .without_domain_literal(),
         )
         .map_err(|_| EmailError::Invalid)?;
-        let domain = parsed.domain();
-        let bare = parsed.email() == trimmed && !parsed.local_part().starts_with('"');
-        if !bare || !domain.contains('.') || trimmed.chars().any(char::is_control) {
+        let local = parsed.local_part();
+        let bare = parsed.email() == trimmed && !local.starts_with('"');
+        // SES delivers only to ASCII local parts; a look-alike one must never reach a lookup.
+        if !bare || !local.is_ascii() || trimmed.chars().any(char::is_control) {
             return Err(EmailError::Invalid);
         }
-        Ok(Self(trimmed.to_lowercase()))
+        // `exámple.com` and `xn--exmple-qta.com` are one mailbox: keep the form SES sends to,
+        // so a Unicode look-alike of a registered domain is simply another (unknown) address.
+        let domain =
+            idna::domain_to_ascii_strict(parsed.domain()).map_err(|_| EmailError::Invalid)?;
+        if !domain.contains('.') {
+            return Err(EmailError::Invalid);
+        }
+        let address = format!("{}@{domain}", local.to_lowercase());
+        if address.len() > MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Self(address))
     }
 }
 
@@ -78,10 +91,21 @@ mod tests {
             "alice@[127.0.0.1]",
             "\"a\"@example.com",
             "alice@example.com\u{0}",
+            "älice@example.com",
+            "alice\u{200b}@example.com",
+            "alice@exa mple.com",
         ] {
             assert_eq!(Email::parse(raw), Err(EmailError::Invalid), "{raw:?}");
         }
         assert_eq!(Email::parse("   "), Err(EmailError::Empty));
+    }
+
+    #[test]
+    fn unicode_domains_are_kept_in_their_punycode_form() {
+        let email = Email::parse("Alice@Exámple.com").unwrap();
+        assert_eq!(email.as_ref(), "alice@xn--exmple-qta.com");
+        assert_eq!(Email::parse("alice@xn--exmple-qta.com").unwrap(), email);
+        assert_ne!(email, Email::parse("alice@example.com").unwrap());
     }
 
     #[test]
@@ -105,7 +129,8 @@ mod tests {
             let raw = format!(" {local}@{host}.Example.org ");
             if let Ok(email) = Email::parse(&raw) {
                 prop_assert_eq!(email.as_ref(), raw.trim().to_lowercase());
-                prop_assert!(email.as_ref().len() <= 254);
+                prop_assert!(email.as_ref().len() <= MAX_LEN);
+            prop_assert!(email.as_ref().is_ascii());
             }
         }
 

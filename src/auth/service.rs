@@ -111,13 +111,15 @@ impl AuthService {
         self.limiter.password_succeeded(username.as_ref()).await?;
         allowed(self.limiter.code_send_allowed(username.as_ref()).await)?;
 
+        // The code goes to the address on the account, never to the string the request typed.
+        let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCredentials)?;
         let code = OneTimeCode::generate();
         let code_hash = self.codes.hash(user.id, &code);
         let expires_at = store::now() + self.code_ttl;
         codes::replace(&self.db, user.id, &code_hash, expires_at).await?;
 
         let message = CodeMessage {
-            to: username.clone(),
+            to,
             code,
             valid_for: self.code_ttl,
         };

@@ -27,6 +27,12 @@ impl DevMailer {
         self.messages_to(to).last().map(|m| m.code.clone())
     }
 
+    /// Every kept message, oldest first.
+    pub fn sent(&self) -> Vec<SentMessage> {
+        let sent = self.sent.lock().expect("mailer lock poisoned");
+        sent.iter().cloned().collect()
+    }
+
     /// Every kept message sent to `to`, oldest first.
     pub fn messages_to(&self, to: &str) -> Vec<SentMessage> {
         let to = to.trim().to_lowercase();

@@ -34,14 +34,19 @@ pub enum InsertUserError {
     Db(#[from] DbErr),
 }
 
+/// The user whose stored username is exactly `username`. The column compares bytes
+/// (`utf8mb4_bin`), and the comparison is repeated here so that a database still on a
+/// case- or accent-insensitive collation can never hand back a look-alike account.
 pub async fn find_by_username(
     db: &DatabaseConnection,
     username: &str,
 ) -> Result<Option<UserRecord>, DbErr> {
     Ok(users::Entity::find()
         .filter(users::Column::Username.eq(username))
-        .one(db)
+        .all(db)
         .await?
+        .into_iter()
+        .find(|user| user.username == username)
         .map(UserRecord::from))
 }
 

@@ -106,3 +106,41 @@ async fn login_works_on_the_embedded_sqlite_default() {
     app.register_and_login(&email).await;
     assert_eq!(app.code_for(&email).len(), 6);
 }
+
+#[tokio::test]
+async fn a_look_alike_address_gets_401_and_no_code_on_mariadb() {
+    let app = spawn_app().await;
+    let local = format!("alice-{}", random_suffix().to_lowercase());
+    let real = format!("{local}@example.com");
+    assert_status(app.register(&real, PASSWORD).await, 201).await;
+    // Under a case- and accent-insensitive collation `exámple` matched `example`, and the code
+    // went to the look-alike address.
+    for look_alike in [
+        format!("{local}@exámple.com"),
+        format!("{local}@EXÁMPLE.com"),
+    ] {
+        assert_answer(
+            app.login(&look_alike, PASSWORD).await,
+            401,
+            "Invalid username or password",
+        )
+        .await;
+        assert_status(app.verify(&look_alike, "123456").await, 401).await;
+    }
+    assert_status(
+        app.login(&format!("{local}ä@example.com"), PASSWORD).await,
+        400,
+    )
+    .await;
+    assert!(app.mailer.sent().is_empty());
+    // The real address still signs in, and the code goes to the address on the account.
+    assert_status(
+        app.login(&format!(" {}@Example.COM", local.to_uppercase()), PASSWORD)
+            .await,
+        200,
+    )
+    .await;
+    let sent = app.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, real);
+}

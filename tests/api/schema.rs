@@ -103,13 +103,13 @@ async fn the_old_services_database_is_adopted_keeping_every_row() {
     let conn = db.connect().await;
     conn.execute_unprepared(
         "CREATE TABLE users (id INT AUTO_INCREMENT PRIMARY KEY, \
-         username VARCHAR(30) NOT NULL UNIQUE, password VARCHAR(255) NOT NULL)",
+         username VARCHAR(30) NOT NULL UNIQUE, password VARCHAR(40) NOT NULL)",
     )
     .await
     .unwrap();
     conn.execute_unprepared(
         "INSERT INTO users (username, password) VALUES \
-         ('student', '1234'), ('legacy@example.com', 'plainpass')",
+         ('student', '1234'), ('Legacy@Example.COM', 'plainpass')",
     )
     .await
     .unwrap();
@@ -140,19 +140,27 @@ async fn the_old_services_database_is_adopted_keeping_every_row() {
         .try_get::<i64>("", "n")
         .unwrap();
     assert_eq!(count, 2);
+    // No plain text survives the upgrade, even for users who never come back; the column
+    // grew to hold the hash, and the address took the form the service looks up.
+    assert!(
+        columns
+            .iter()
+            .any(|l| l.starts_with("users|password|varchar(255)|NO")),
+        "{columns:#?}"
+    );
+    for username in ["student", "legacy@example.com"] {
+        let stored = stored_password(&conn, username).await;
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+    }
 
     // A long address fits now.
     let long = format!("{}@example.com", "l".repeat(60));
     assert_status(app.register(&long, PASSWORD).await, 201).await;
-    // The legacy plain-text row signs in with its old password, once wrongly not at all.
+    // The legacy row signs in with its old password from the hash, and wrongly not at all.
     assert_status(app.login("legacy@example.com", "wrong").await, 401).await;
-    assert_status(app.login("legacy@example.com", "plainpass").await, 200).await;
-    let stored = stored_password(&conn, "legacy@example.com").await;
-    assert!(
-        stored.starts_with("$argon2id$"),
-        "re-hashed on first sign-in: {stored}"
-    );
-    // …and keeps working from the hash.
     assert_status(app.login("legacy@example.com", "plainpass").await, 200).await;
     assert_status(
         app.verify("legacy@example.com", &app.code_for("legacy@example.com"))
