@@ -22,14 +22,3 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
-
-/// Column and table names shared by the migrations.
-#[derive(DeriveIden)]
-pub(crate) enum Users {
-    Table,
-    Id,
-    Username,
-    Password,
-    CreatedAt,
-    UpdatedAt,
-}

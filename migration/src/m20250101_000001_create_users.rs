@@ -2,8 +2,6 @@
 //! already there and is left for the next migration to adopt.
 use sea_orm_migration::prelude::*;
 
-use crate::Users;
-
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -43,10 +41,20 @@ impl MigrationTrait for Migration {
     }
 }
 
-pub(crate) fn timestamp_column(name: Users) -> ColumnDef {
+fn timestamp_column(name: Users) -> ColumnDef {
     ColumnDef::new(name)
         .date_time()
         .not_null()
         .default(Expr::current_timestamp())
         .to_owned()
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    Username,
+    Password,
+    CreatedAt,
+    UpdatedAt,
 }

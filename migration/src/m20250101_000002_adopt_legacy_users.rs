@@ -4,9 +4,6 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::m20250101_000001_create_users::timestamp_column;
-use crate::Users;
-
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -38,4 +35,20 @@ impl MigrationTrait for Migration {
         // Narrowing `username` back could truncate addresses; adoption is one-way by design.
         Ok(())
     }
+}
+
+fn timestamp_column(name: Users) -> ColumnDef {
+    ColumnDef::new(name)
+        .date_time()
+        .not_null()
+        .default(Expr::current_timestamp())
+        .to_owned()
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Username,
+    CreatedAt,
+    UpdatedAt,
 }

@@ -2,8 +2,6 @@
 //! server instances and a new login replaces the previous code.
 use sea_orm_migration::prelude::*;
 
-use crate::Users;
-
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -80,4 +78,10 @@ enum OneTimeCodes {
     Attempts,
     ConsumedAt,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
 }

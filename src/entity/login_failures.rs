@@ -1,3 +1,4 @@
+//! The `login_failures` table: consecutive wrong passwords per username, for the back-off.
 use sea_orm::entity::prelude::*;
 
 /// Consecutive failed passwords for a username, known or not (so answers do not differ).

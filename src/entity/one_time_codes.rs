@@ -1,3 +1,4 @@
+//! The `one_time_codes` table: the keyed hash of each user's latest sign-in code.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

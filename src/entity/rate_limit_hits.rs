@@ -1,3 +1,4 @@
+//! The `rate_limit_hits` table: one row per counted request, for sliding windows.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -1,3 +1,4 @@
+//! The `users` table: accounts, with an argon2id hash of each password.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
