@@ -1,10 +1,9 @@
 //! The `otp-login` binary: serve (locally or on Lambda), or one of the maintenance commands.
 use std::process::ExitCode;
 
-use migration::{Migrator, MigratorTrait};
 use otp_login::auth::{NewPassword, PasswordHasher};
 use otp_login::config::Settings;
-use otp_login::{api, startup, store, telemetry};
+use otp_login::{api, startup, telemetry};
 
 const USAGE: &str = "usage: otp-login [serve | migrate | openapi | config-schema | hash-password]";
 
@@ -23,9 +22,9 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            telemetry::init(settings.on_lambda());
+            telemetry::init(settings.on_lambda);
             let result = match command.as_deref() {
-                Some("migrate") => migrate(&settings).await,
+                Some("migrate") => startup::migrate(&settings).await,
                 _ => startup::run(settings).await,
             };
             if let Err(err) = result {
@@ -40,13 +39,6 @@ async fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = store::connect(&settings.database_url()?, 1, false).await?;
-    Migrator::up(&db, None).await?;
-    tracing::info!("migrations applied");
-    Ok(())
 }
 
 /// Reads a password from standard input and prints its argon2id PHC string, for rows written

@@ -4,7 +4,7 @@ use anyhow::Context;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::Settings;
+use crate::config::{KeySettings, KeySource, MIN_KEY_BYTES};
 
 /// The signing key for session tokens and the HMAC key for stored codes.
 pub struct ServerKeys {
@@ -13,31 +13,34 @@ pub struct ServerKeys {
 }
 
 impl ServerKeys {
-    /// Reads each key from its variable, or fetches it from Secrets Manager when its `_ARN`
-    /// variable is set; off Lambda a missing key becomes a random one, with a warning.
-    pub async fn resolve(settings: &Settings) -> anyhow::Result<Self> {
-        let arns = [&settings.jwt_secret_arn, &settings.otp_secret_arn];
-        let client = match arns.iter().any(|arn| arn.is_some()) {
+    /// Takes each key as configured: given, fetched from Secrets Manager, or random for this
+    /// process (development only; never allowed on Lambda by the settings).
+    pub async fn resolve(keys: &KeySettings) -> anyhow::Result<Self> {
+        let needs_manager = [&keys.jwt, &keys.otp]
+            .iter()
+            .any(|source| matches!(source, KeySource::SecretsManager { .. }));
+        let client = match needs_manager {
             true => Some(aws_sdk_secretsmanager::Client::new(
                 crate::aws::shared_config().await,
             )),
             false => None,
         };
-        let key = |name: &'static str, value: &Option<SecretString>, arn: &Option<String>| {
+        let key = |name: &'static str, source: &KeySource| {
             let client = client.clone();
-            let value = value.clone();
-            let arn = arn.clone();
+            let source = source.clone();
             async move {
-                match (value, arn, client) {
-                    (Some(value), _, _) => Ok(value),
-                    (None, Some(arn), Some(client)) => fetch(&client, &arn, name).await,
+                match (source, client) {
+                    (KeySource::Value(value), _) => Ok(value),
+                    (KeySource::SecretsManager { arn }, Some(client)) => {
+                        fetch(&client, &arn, name).await
+                    }
                     _ => Ok(random_key(name)),
                 }
             }
         };
         Ok(Self {
-            jwt: key("JWT_SECRET", &settings.jwt_secret, &settings.jwt_secret_arn).await?,
-            otp: key("OTP_SECRET", &settings.otp_secret, &settings.otp_secret_arn).await?,
+            jwt: key("JWT_SECRET", &keys.jwt).await?,
+            otp: key("OTP_SECRET", &keys.otp).await?,
         })
     }
 }
@@ -68,8 +71,8 @@ pub async fn fetch(
         _ => text.to_owned(),
     };
     anyhow::ensure!(
-        value.len() >= 32,
-        "{name} from {name}_ARN must be at least 32 bytes long"
+        value.len() >= MIN_KEY_BYTES,
+        "{name} from {name}_ARN must be at least {MIN_KEY_BYTES} bytes long"
     );
     Ok(value.into())
 }

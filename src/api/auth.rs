@@ -4,11 +4,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::client::ClientAddress;
-use super::errors::{parse_failure, rejected, server_failure, too_many};
+use super::errors::{answers_failures, failure, parse_failure, rejected};
 use super::objects::{ApiMessage, CodeSubmission, Credentials, RateLimitedMessage, SessionGranted};
 use super::ApiTags;
-use crate::auth::{AuthError, AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
-use crate::mail::MailError;
+use crate::auth::{AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
 
 pub struct AuthApi;
 
@@ -41,15 +40,7 @@ impl AuthApi {
             Ok(()) => {
                 RegisterResponse::Created(Json(ApiMessage::success("User created successfully")))
             }
-            Err(err @ AuthError::UsernameTaken) => RegisterResponse::Conflict(rejected(&err)),
-            Err(AuthError::RateLimited(limited)) => {
-                let (body, retry_after) = too_many(&limited);
-                RegisterResponse::TooManyRequests(body, retry_after)
-            }
-            Err(err @ AuthError::Unavailable(_)) => {
-                RegisterResponse::Unavailable(server_failure(&err))
-            }
-            Err(err) => RegisterResponse::InternalError(server_failure(&err)),
+            Err(err) => failure(err),
         }
     }
 
@@ -75,19 +66,7 @@ impl AuthApi {
         };
         match auth.login(&client.0, &username, &password).await {
             Ok(()) => LoginResponse::CodeSent(Json(ApiMessage::success("OTP sent to email"))),
-            Err(err @ AuthError::InvalidCredentials) => LoginResponse::Unauthorized(rejected(&err)),
-            Err(AuthError::RateLimited(limited)) => {
-                let (body, retry_after) = too_many(&limited);
-                LoginResponse::TooManyRequests(body, retry_after)
-            }
-            Err(err @ AuthError::MailFailed(MailError::Throttled { .. })) => {
-                LoginResponse::Unavailable(server_failure(&err))
-            }
-            Err(err @ AuthError::MailFailed(_)) => LoginResponse::BadGateway(server_failure(&err)),
-            Err(err @ AuthError::Unavailable(_)) => {
-                LoginResponse::Unavailable(server_failure(&err))
-            }
-            Err(err) => LoginResponse::InternalError(server_failure(&err)),
+            Err(err) => failure(err),
         }
     }
 
@@ -119,15 +98,7 @@ impl AuthApi {
                 token_type: "Bearer".to_owned(),
                 expires_in: session.expires_in.as_secs(),
             })),
-            Err(err @ AuthError::InvalidCode) => VerifyResponse::Unauthorized(rejected(&err)),
-            Err(AuthError::RateLimited(limited)) => {
-                let (body, retry_after) = too_many(&limited);
-                VerifyResponse::TooManyRequests(body, retry_after)
-            }
-            Err(err @ AuthError::Unavailable(_)) => {
-                VerifyResponse::Unavailable(server_failure(&err))
-            }
-            Err(err) => VerifyResponse::InternalError(server_failure(&err)),
+            Err(err) => failure(err),
         }
     }
 }
@@ -157,6 +128,13 @@ pub enum RegisterResponse {
     #[oai(status = 503)]
     Unavailable(Json<ApiMessage>),
 }
+
+answers_failures!(RegisterResponse {
+    refused: Conflict,
+    internal: InternalError,
+    unavailable: Unavailable,
+    too_many: TooManyRequests,
+});
 
 fn register_bad_request(err: poem::Error) -> RegisterResponse {
     RegisterResponse::BadRequest(parse_failure(&err, CREDENTIALS))
@@ -194,6 +172,14 @@ pub enum LoginResponse {
     Unavailable(Json<ApiMessage>),
 }
 
+answers_failures!(LoginResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+    too_many: TooManyRequests,
+    bad_gateway: BadGateway,
+});
+
 fn login_bad_request(err: poem::Error) -> LoginResponse {
     LoginResponse::BadRequest(parse_failure(&err, CREDENTIALS))
 }
@@ -223,6 +209,13 @@ pub enum VerifyResponse {
     #[oai(status = 503)]
     Unavailable(Json<ApiMessage>),
 }
+
+answers_failures!(VerifyResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+    too_many: TooManyRequests,
+});
 
 fn verify_bad_request(err: poem::Error) -> VerifyResponse {
     VerifyResponse::BadRequest(parse_failure(&err, CODE_SUBMISSION))

@@ -1,5 +1,6 @@
 //! Turning anything that is not a successful operation into `{"success":false,"message":…}`:
-//! request-parsing failures, unknown routes, domain errors and panics.
+//! request-parsing failures, unknown routes, domain errors and panics. Each domain error has
+//! its status here and nowhere else.
 use poem::error::NotFoundError;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -24,15 +25,81 @@ pub(crate) fn parse_failure(err: &poem::Error, expected: &str) -> Json<ApiMessag
     Json(ApiMessage::failure(message))
 }
 
+/// The statuses an operation answers a domain failure with: its response enum names the
+/// variant for each (`answers_failures!`). Without a 429 or a 502 of its own, such a failure
+/// is that operation's 500.
+pub(crate) trait FailureResponse: Sized {
+    /// The operation's own refusal (401, 409…), carrying the domain's message.
+    fn refused(body: Json<ApiMessage>) -> Self;
+    fn internal(body: Json<ApiMessage>) -> Self;
+    fn unavailable(body: Json<ApiMessage>) -> Self;
+    fn too_many(_body: Json<RateLimitedMessage>, _retry_after: u64) -> Self {
+        tracing::error!("a rate limit refused an operation that has no 429");
+        Self::internal(Json(ApiMessage::failure("Internal error")))
+    }
+    fn bad_gateway(body: Json<ApiMessage>) -> Self {
+        Self::internal(body)
+    }
+}
+
+/// The one mapping from domain errors to answers.
+pub(crate) fn failure<R: FailureResponse>(err: AuthError) -> R {
+    match err {
+        AuthError::UsernameTaken
+        | AuthError::InvalidCredentials
+        | AuthError::InvalidCode
+        | AuthError::InvalidSession => R::refused(rejected(&err)),
+        AuthError::RateLimited(limited) => {
+            let (body, retry_after) = too_many(&limited);
+            R::too_many(body, retry_after)
+        }
+        AuthError::Unavailable(_) | AuthError::MailThrottled(_) => {
+            R::unavailable(server_failure(&err))
+        }
+        AuthError::MailFailed(_) => R::bad_gateway(server_failure(&err)),
+        AuthError::Unexpected(_) => R::internal(server_failure(&err)),
+    }
+}
+
+/// Implements `FailureResponse` for a response enum by naming its variants.
+macro_rules! answers_failures {
+    ($response:ident {
+        refused: $refused:ident,
+        internal: $internal:ident,
+        unavailable: $unavailable:ident
+        $(, too_many: $too_many:ident)?
+        $(, bad_gateway: $bad_gateway:ident)? $(,)?
+    }) => {
+        impl $crate::api::errors::FailureResponse for $response {
+            fn refused(body: Json<ApiMessage>) -> Self {
+                Self::$refused(body)
+            }
+            fn internal(body: Json<ApiMessage>) -> Self {
+                Self::$internal(body)
+            }
+            fn unavailable(body: Json<ApiMessage>) -> Self {
+                Self::$unavailable(body)
+            }
+            $(fn too_many(body: Json<RateLimitedMessage>, retry_after: u64) -> Self {
+                Self::$too_many(body, retry_after)
+            })?
+            $(fn bad_gateway(body: Json<ApiMessage>) -> Self {
+                Self::$bad_gateway(body)
+            })?
+        }
+    };
+}
+pub(crate) use answers_failures;
+
 /// Logs what went wrong on our side (with its cause chain) and gives the user a plain message.
-pub(crate) fn server_failure(err: &AuthError) -> Json<ApiMessage> {
+fn server_failure(err: &AuthError) -> Json<ApiMessage> {
     tracing::error!(error = %cause_chain(err), "request failed");
     Json(ApiMessage::failure(err.to_string()))
 }
 
 /// The 429 body and `Retry-After` seconds for a rate-limit refusal.
-pub(crate) fn too_many(limited: &Limited) -> (Json<RateLimitedMessage>, u64) {
-    let seconds = limited.retry_after.as_secs().max(1);
+fn too_many(limited: &Limited) -> (Json<RateLimitedMessage>, u64) {
+    let seconds = limited.retry_after_secs();
     let body = RateLimitedMessage {
         success: false,
         message: AuthError::RateLimited(*limited).to_string(),

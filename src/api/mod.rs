@@ -4,6 +4,7 @@ mod auth;
 mod client;
 mod errors;
 mod health;
+pub mod middleware;
 mod objects;
 mod session;
 

@@ -4,7 +4,7 @@ use poem_openapi::auth::Bearer;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
-use super::errors::{rejected, server_failure};
+use super::errors::{answers_failures, failure, rejected};
 use super::objects::{ApiMessage, CurrentUser};
 use super::ApiTags;
 use crate::auth::{AuthError, AuthService};
@@ -30,9 +30,7 @@ impl SessionApi {
                 message: "Signed in".to_owned(),
                 username,
             })),
-            Err(err @ AuthError::InvalidSession) => MeResponse::Unauthorized(rejected(&err)),
-            Err(err @ AuthError::Unavailable(_)) => MeResponse::Unavailable(server_failure(&err)),
-            Err(err) => MeResponse::InternalError(server_failure(&err)),
+            Err(err) => failure(err),
         }
     }
 }
@@ -54,6 +52,12 @@ pub enum MeResponse {
     #[oai(status = 503)]
     Unavailable(Json<ApiMessage>),
 }
+
+answers_failures!(MeResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+});
 
 /// The only request part `/me` parses is the `Authorization` header: missing or malformed
 /// is the same 401 as a bad token.

@@ -1,5 +1,8 @@
-//! One-time sign-in codes: six digits from a CSPRNG, stored only as a keyed hash.
+//! One-time sign-in codes: six digits from a CSPRNG, stored only as a keyed hash, alive for a
+//! few minutes and a few tries.
 use std::fmt;
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
@@ -39,6 +42,44 @@ impl fmt::Debug for OneTimeCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("OneTimeCode(******)")
     }
+}
+
+/// How long a code lives and how many wrong tries kill it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodePolicy {
+    pub ttl: Duration,
+    pub max_attempts: u32,
+}
+
+impl CodePolicy {
+    /// Long enough to read a mail, short enough that a code is not a password.
+    pub const TTL_SECONDS: RangeInclusive<u64> = 60..=600;
+
+    /// Checks each value against its bound; the error names the rule broken.
+    pub fn new(ttl_seconds: u64, max_attempts: u32) -> Result<Self, CodePolicyError> {
+        if !Self::TTL_SECONDS.contains(&ttl_seconds) {
+            return Err(CodePolicyError::Lifetime(ttl_seconds));
+        }
+        if max_attempts == 0 {
+            return Err(CodePolicyError::NoAttempts);
+        }
+        Ok(Self {
+            ttl: Duration::from_secs(ttl_seconds),
+            max_attempts,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodePolicyError {
+    #[error(
+        "must be between {min} and {max} seconds, got {0}",
+        min = CodePolicy::TTL_SECONDS.start(),
+        max = CodePolicy::TTL_SECONDS.end()
+    )]
+    Lifetime(u64),
+    #[error("must be at least 1")]
+    NoAttempts,
 }
 
 /// HMAC-SHA-256 of (user id, code) under a server secret: a stolen table does not give the
@@ -91,6 +132,18 @@ mod tests {
             codes.len() > 40,
             "50 draws from a million should rarely collide"
         );
+    }
+
+    #[test]
+    fn policy_bounds_the_lifetime_and_needs_a_try() {
+        assert_eq!(
+            CodePolicy::new(300, 5).unwrap().ttl,
+            Duration::from_secs(300)
+        );
+        assert!(CodePolicy::new(60, 1).is_ok() && CodePolicy::new(600, 1).is_ok());
+        assert_eq!(CodePolicy::new(59, 5), Err(CodePolicyError::Lifetime(59)));
+        assert_eq!(CodePolicy::new(601, 5), Err(CodePolicyError::Lifetime(601)));
+        assert_eq!(CodePolicy::new(300, 0), Err(CodePolicyError::NoAttempts));
     }
 
     #[test]

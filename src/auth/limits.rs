@@ -4,10 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::store::{self, limits, Db, StoreError};
 use chrono::{DateTime, Utc};
-use sea_orm::DbErr;
-
-use crate::store::{self, limits, Db};
 
 /// At most `max` events per `window`, written `30/1m`, `5/1h` or `1/60s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +86,13 @@ pub struct Limited {
     pub retry_after: Duration,
 }
 
+impl Limited {
+    /// Whole seconds to wait, at least one: what `Retry-After` and the message can say.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after.as_secs().max(1)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Bucket {
     Address,
@@ -119,7 +124,7 @@ pub struct RateLimiter {
     limits: RateLimits,
 }
 
-pub type Checked = Result<Result<(), Limited>, DbErr>;
+pub type Checked = Result<Result<(), Limited>, StoreError>;
 
 impl RateLimiter {
     pub fn new(db: Db, limits: RateLimits) -> Self {
@@ -160,7 +165,7 @@ impl RateLimiter {
         .await
     }
 
-    pub async fn password_failed(&self, username: &str) -> Result<(), DbErr> {
+    pub async fn password_failed(&self, username: &str) -> Result<(), StoreError> {
         let now = store::now();
         limits::record_failure(&self.db, username, now).await?;
         if !self.limits.password_failures.is_empty() {
@@ -169,7 +174,7 @@ impl RateLimiter {
         Ok(())
     }
 
-    pub async fn password_succeeded(&self, username: &str) -> Result<(), DbErr> {
+    pub async fn password_succeeded(&self, username: &str) -> Result<(), StoreError> {
         limits::clear_failures(&self.db, username).await
     }
 
@@ -184,7 +189,7 @@ impl RateLimiter {
         .await
     }
 
-    pub async fn code_sent(&self, username: &str) -> Result<(), DbErr> {
+    pub async fn code_sent(&self, username: &str) -> Result<(), StoreError> {
         if self.limits.code_sends.is_empty() {
             return Ok(());
         }
@@ -246,7 +251,7 @@ impl RateLimiter {
 
     /// Now and then, drop hits no window can see any more; cheaper than a scheduled job and
     /// enough to keep the table small.
-    async fn maybe_prune(&self, now: DateTime<Utc>) -> Result<(), DbErr> {
+    async fn maybe_prune(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
         if rand::random_range(0..100) != 0 {
             return Ok(());
         }

@@ -7,7 +7,7 @@ pub mod password;
 pub mod service;
 pub mod token;
 
-pub use code::{CodeHasher, OneTimeCode};
+pub use code::{CodeHasher, CodePolicy, OneTimeCode};
 pub use email::Email;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{LoginPassword, NewPassword, PasswordHasher};

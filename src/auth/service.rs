@@ -1,17 +1,16 @@
 //! The sign-in rules: register, log in (password, then a code by mail), verify the code, and
-//! read a session. Works on parsed domain values; knows nothing of HTTP.
+//! read a session. Works on parsed domain values; knows nothing of HTTP or SQL.
 use std::sync::Arc;
-use std::time::Duration;
-
-use sea_orm::DbErr;
 
 use super::limits::{Checked, Limited, RateLimiter};
 use super::password::Verdict;
-use super::{CodeHasher, Email, LoginPassword, NewPassword, OneTimeCode, PasswordHasher};
-use super::{SessionToken, TokenKeys};
+use super::{CodeHasher, CodePolicy, Email, LoginPassword, NewPassword, OneTimeCode};
+use super::{PasswordHasher, SessionToken, TokenKeys};
 use crate::mail::{CodeMessage, MailError, Mailer};
-use crate::store::{self, codes, users, Db};
+use crate::store::{self, codes, users, Db, StoreError};
 
+/// Every way a sign-in step can fail. The message is what the user reads; causes stay in the
+/// source chain for the log.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("Username already exists")]
@@ -22,22 +21,34 @@ pub enum AuthError {
     InvalidCode,
     #[error("Invalid or expired session")]
     InvalidSession,
-    #[error("Too many attempts; try again in {} seconds", .0.retry_after.as_secs().max(1))]
+    #[error("Too many attempts; try again in {} seconds", .0.retry_after_secs())]
     RateLimited(Limited),
+    /// The mail service refused the message or could not be reached.
     #[error("Could not send the code; try again later")]
     MailFailed(#[source] MailError),
+    /// The mail service asked us to slow down: a passing condition, like an outage.
+    #[error("Could not send the code; try again later")]
+    MailThrottled(#[source] MailError),
     #[error("Service temporarily unavailable")]
-    Unavailable(#[source] DbErr),
+    Unavailable(#[source] StoreError),
     #[error("Internal error")]
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<DbErr> for AuthError {
-    fn from(err: DbErr) -> Self {
-        if store::is_unavailable(&err) {
-            Self::Unavailable(err)
-        } else {
-            Self::Unexpected(anyhow::Error::new(err).context("database query failed"))
+impl From<StoreError> for AuthError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => Self::Unavailable(err),
+            StoreError::Other(_) => Self::Unexpected(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<MailError> for AuthError {
+    fn from(err: MailError) -> Self {
+        match err {
+            MailError::Throttled { .. } => Self::MailThrottled(err),
+            _ => Self::MailFailed(err),
         }
     }
 }
@@ -45,17 +56,36 @@ impl From<DbErr> for AuthError {
 /// Everything the sign-in rules need, built once per process and shared by every request.
 #[derive(Clone)]
 pub struct AuthService {
-    pub db: Db,
-    pub passwords: PasswordHasher,
-    pub codes: CodeHasher,
-    pub tokens: TokenKeys,
-    pub mailer: Arc<dyn Mailer>,
-    pub limiter: RateLimiter,
-    pub code_ttl: Duration,
-    pub max_attempts: u32,
+    db: Db,
+    passwords: PasswordHasher,
+    codes: CodeHasher,
+    code_policy: CodePolicy,
+    tokens: TokenKeys,
+    mailer: Arc<dyn Mailer>,
+    limiter: RateLimiter,
 }
 
 impl AuthService {
+    pub fn new(
+        db: Db,
+        passwords: PasswordHasher,
+        codes: CodeHasher,
+        code_policy: CodePolicy,
+        tokens: TokenKeys,
+        mailer: Arc<dyn Mailer>,
+        limiter: RateLimiter,
+    ) -> Self {
+        Self {
+            db,
+            passwords,
+            codes,
+            code_policy,
+            tokens,
+            mailer,
+            limiter,
+        }
+    }
+
     pub async fn register(
         &self,
         client: &str,
@@ -78,7 +108,7 @@ impl AuthService {
                 Ok(())
             }
             Err(users::InsertUserError::UsernameTaken) => Err(AuthError::UsernameTaken),
-            Err(users::InsertUserError::Db(err)) => Err(err.into()),
+            Err(users::InsertUserError::Store(err)) => Err(err.into()),
         }
     }
 
@@ -115,18 +145,18 @@ impl AuthService {
         let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCredentials)?;
         let code = OneTimeCode::generate();
         let code_hash = self.codes.hash(user.id, &code);
-        let expires_at = store::now() + self.code_ttl;
+        let expires_at = store::now() + self.code_policy.ttl;
         codes::replace(&self.db, user.id, &code_hash, expires_at).await?;
 
         let message = CodeMessage {
             to,
             code,
-            valid_for: self.code_ttl,
+            valid_for: self.code_policy.ttl,
         };
         if let Err(err) = self.mailer.send_code(&message).await {
             // A code nobody received must not stay valid.
             codes::discard(&self.db, user.id, &code_hash).await?;
-            return Err(AuthError::MailFailed(err));
+            return Err(err.into());
         }
         self.limiter.code_sent(username.as_ref()).await?;
         tracing::info!(user_id = user.id, "sign-in code sent");
@@ -148,7 +178,8 @@ impl AuthService {
         let stored = codes::pending_hash(&self.db, user.id)
             .await?
             .ok_or(AuthError::InvalidCode)?;
-        if !codes::record_attempt(&self.db, user.id, &stored, self.max_attempts).await? {
+        if !codes::record_attempt(&self.db, user.id, &stored, self.code_policy.max_attempts).await?
+        {
             return Err(AuthError::InvalidCode);
         }
         if !self.codes.verify(user.id, code, &stored) {
@@ -174,7 +205,7 @@ impl AuthService {
         }
     }
 
-    pub async fn database_ready(&self) -> Result<(), DbErr> {
+    pub async fn database_ready(&self) -> Result<(), StoreError> {
         store::ping(&self.db).await
     }
 }

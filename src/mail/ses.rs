@@ -10,6 +10,7 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use super::{CodeMessage, MailError, Mailer};
+use crate::config::SesSettings;
 
 pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
@@ -20,12 +21,8 @@ pub struct SesMailer {
 impl SesMailer {
     /// Builds the client from an AWS configuration (region, credentials, endpoint), bounding
     /// each send by `timeout` so a hung SES cannot hold a request (or a Lambda) until it dies.
-    pub fn new(
-        aws: &SdkConfig,
-        sender: String,
-        configuration_set: Option<String>,
-        timeout: Duration,
-    ) -> Self {
+    pub fn new(aws: &SdkConfig, settings: &SesSettings) -> Self {
+        let timeout = settings.timeout;
         let config = aws_sdk_sesv2::config::Builder::from(aws)
             .timeout_config(
                 TimeoutConfig::builder()
@@ -37,8 +34,8 @@ impl SesMailer {
             .build();
         Self {
             client: aws_sdk_sesv2::Client::from_conf(config),
-            sender,
-            configuration_set,
+            sender: settings.sender.clone(),
+            configuration_set: settings.configuration_set.clone(),
         }
     }
 

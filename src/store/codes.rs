@@ -2,9 +2,10 @@
 //! state change is a single conditional statement, so racing requests cannot both win.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::now;
+use super::StoreError;
 use crate::entity::one_time_codes::{self, Column, Entity};
 
 /// Stores a new code for the user, replacing (and so invalidating) any previous one.
@@ -13,7 +14,7 @@ pub async fn replace(
     user_id: i32,
     code_hash: &str,
     expires_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let row = one_time_codes::ActiveModel {
         user_id: Set(user_id),
         code_hash: Set(code_hash.to_owned()),
@@ -36,12 +37,15 @@ pub async fn replace(
                 .to_owned(),
         )
         .exec_without_returning(db)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(())
 }
 
 /// The hash of the user's code if one is waiting to be used.
-pub async fn pending_hash(db: &DatabaseConnection, user_id: i32) -> Result<Option<String>, DbErr> {
+pub async fn pending_hash(
+    db: &DatabaseConnection,
+    user_id: i32,
+) -> Result<Option<String>, StoreError> {
     Ok(Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::ConsumedAt.is_null())
@@ -57,7 +61,7 @@ pub async fn record_attempt(
     user_id: i32,
     code_hash: &str,
     max_attempts: u32,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let result = Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .filter(live(user_id, code_hash))
@@ -73,7 +77,7 @@ pub async fn consume(
     db: &DatabaseConnection,
     user_id: i32,
     code_hash: &str,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let result = Entity::update_many()
         .col_expr(Column::ConsumedAt, Expr::value(now()))
         .filter(live(user_id, code_hash))
@@ -83,13 +87,17 @@ pub async fn consume(
 }
 
 /// Deletes this code, if it is still the user's current one (a later login's code stays).
-pub async fn discard(db: &DatabaseConnection, user_id: i32, code_hash: &str) -> Result<(), DbErr> {
+pub async fn discard(
+    db: &DatabaseConnection,
+    user_id: i32,
+    code_hash: &str,
+) -> Result<(), StoreError> {
     Entity::delete_many()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::CodeHash.eq(code_hash))
         .exec(db)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(())
 }
 
 fn live(user_id: i32, code_hash: &str) -> sea_orm::Condition {

@@ -2,10 +2,11 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
+use super::StoreError;
 use crate::entity::{login_failures, rate_limit_hits};
 
 pub async fn record_hit(
@@ -13,7 +14,7 @@ pub async fn record_hit(
     bucket: &str,
     subject: &str,
     at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let hit = rate_limit_hits::ActiveModel {
         bucket: Set(bucket.to_owned()),
         subject: Set(subject.to_owned()),
@@ -22,8 +23,8 @@ pub async fn record_hit(
     };
     rate_limit_hits::Entity::insert(hit)
         .exec_without_returning(db)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(())
 }
 
 /// How many hits the subject has in the bucket since `since`, and the `nth` oldest of them
@@ -34,7 +35,7 @@ pub async fn hits_since(
     subject: &str,
     since: DateTime<Utc>,
     nth: u64,
-) -> Result<(u64, Option<DateTime<Utc>>), DbErr> {
+) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
     use rate_limit_hits::Column;
     let in_window = || {
         rate_limit_hits::Entity::find()
@@ -53,19 +54,19 @@ pub async fn hits_since(
 }
 
 /// Forgets hits older than any window needs.
-pub async fn prune_hits(db: &DatabaseConnection, before: DateTime<Utc>) -> Result<u64, DbErr> {
-    rate_limit_hits::Entity::delete_many()
+pub async fn prune_hits(db: &DatabaseConnection, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(rate_limit_hits::Entity::delete_many()
         .filter(rate_limit_hits::Column::HitAt.lt(before))
         .exec(db)
-        .await
-        .map(|done| done.rows_affected)
+        .await?
+        .rows_affected)
 }
 
 /// Consecutive failures and the time of the last, if the username has any.
 pub async fn failures(
     db: &DatabaseConnection,
     username: &str,
-) -> Result<Option<(u32, DateTime<Utc>)>, DbErr> {
+) -> Result<Option<(u32, DateTime<Utc>)>, StoreError> {
     Ok(login_failures::Entity::find_by_id(username.to_owned())
         .one(db)
         .await?
@@ -77,7 +78,7 @@ pub async fn record_failure(
     db: &DatabaseConnection,
     username: &str,
     at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     use login_failures::Column;
     let row = login_failures::ActiveModel {
         username: Set(username.to_owned()),
@@ -92,13 +93,13 @@ pub async fn record_failure(
                 .to_owned(),
         )
         .exec_without_returning(db)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(())
 }
 
-pub async fn clear_failures(db: &DatabaseConnection, username: &str) -> Result<(), DbErr> {
+pub async fn clear_failures(db: &DatabaseConnection, username: &str) -> Result<(), StoreError> {
     login_failures::Entity::delete_by_id(username.to_owned())
         .exec(db)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(())
 }

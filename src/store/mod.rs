@@ -1,5 +1,5 @@
 //! Persistence: SeaORM queries as plain functions over a connection. Nothing above this module
-//! sees an entity or a `DbErr`-specific detail beyond the error values returned here.
+//! sees an entity or a `DbErr`: every function answers with a `StoreError`.
 pub mod codes;
 pub mod limits;
 pub mod users;
@@ -8,6 +8,27 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 use secrecy::{ExposeSecret, SecretString};
 
 pub use sea_orm::DatabaseConnection as Db;
+
+/// Why a store operation failed, sorted by what the caller can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached now (connection refused, pool exhausted…): try later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] DbErr),
+    /// Any other failure: a bug or a schema mismatch.
+    #[error("database query failed: {0}")]
+    Other(#[source] DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Other(err)
+        }
+    }
+}
 
 /// The time to store and compare with, in whole seconds: MySQL `DATETIME` keeps no fraction,
 /// and SQLite compares the text.
@@ -21,7 +42,7 @@ pub async fn connect(
     url: &SecretString,
     max_connections: u32,
     lazy: bool,
-) -> Result<DatabaseConnection, DbErr> {
+) -> Result<DatabaseConnection, StoreError> {
     let mut options = ConnectOptions::new(url.expose_secret());
     options
         .max_connections(max_connections)
@@ -29,16 +50,17 @@ pub async fn connect(
         .connect_lazy(lazy)
         .acquire_timeout(std::time::Duration::from_secs(5))
         .sqlx_logging(false);
-    Database::connect(options).await
+    Ok(Database::connect(options).await?)
 }
 
 /// Whether the database answers a trivial query.
-pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.execute_unprepared("SELECT 1").await.map(|_| ())
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.execute_unprepared("SELECT 1").await?;
+    Ok(())
 }
 
 /// Errors that mean "the database is not reachable now" rather than "this query is wrong".
-pub fn is_unavailable(err: &DbErr) -> bool {
+fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
         DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))

@@ -1,10 +1,11 @@
 //! The `users` table.
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    SqlErr,
 };
 
+use super::StoreError;
 use crate::entity::users;
 
 /// A user as the domain needs it.
@@ -31,7 +32,7 @@ pub enum InsertUserError {
     #[error("username already exists")]
     UsernameTaken,
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Store(#[from] StoreError),
 }
 
 /// The user whose stored username is exactly `username`. The column compares bytes
@@ -40,7 +41,7 @@ pub enum InsertUserError {
 pub async fn find_by_username(
     db: &DatabaseConnection,
     username: &str,
-) -> Result<Option<UserRecord>, DbErr> {
+) -> Result<Option<UserRecord>, StoreError> {
     Ok(users::Entity::find()
         .filter(users::Column::Username.eq(username))
         .all(db)
@@ -70,7 +71,7 @@ pub async fn insert(
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             Err(InsertUserError::UsernameTaken)
         }
-        Err(err) => Err(err.into()),
+        Err(err) => Err(StoreError::from(err).into()),
     }
 }
 
@@ -78,7 +79,7 @@ pub async fn update_password(
     db: &DatabaseConnection,
     id: i32,
     password_hash: &str,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     users::ActiveModel {
         id: Set(id),
         password: Set(password_hash.to_owned()),
@@ -86,6 +87,6 @@ pub async fn update_password(
         ..Default::default()
     }
     .update(db)
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }

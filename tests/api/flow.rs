@@ -3,7 +3,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn the_whole_sign_in_flow_works_on_mariadb_and_sqlite() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
-        let app = spawn_app_on(backend).await;
+        let app = test_app().on(backend).spawn().await;
         let email = unique_email();
         assert_answer(
             app.register(&email, PASSWORD).await,
@@ -26,8 +26,8 @@ async fn the_whole_sign_in_flow_works_on_mariadb_and_sqlite() {
 #[tokio::test]
 async fn a_code_issued_by_one_instance_verifies_on_another() {
     let db = TestDb::new(Backend::MariaDb).await;
-    let instance_a = spawn_app_with(db.clone(), &[]).await;
-    let instance_b = spawn_app_with(db, &[]).await;
+    let instance_a = test_app().sharing(&db).spawn().await;
+    let instance_b = test_app().sharing(&db).spawn().await;
     let email = unique_email();
     instance_a.register_and_login(&email).await;
     let code = instance_a.code_for(&email);

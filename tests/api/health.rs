@@ -70,7 +70,11 @@ async fn database_outage_answers_503_json_and_recovers_by_itself() {
     let mut proxy = CuttableProxy::start().await;
     let name = db.url.rsplit('/').next().unwrap().to_owned();
     let url = format!("mysql://root@{}/{name}", proxy.address);
-    let app = spawn_app_with(db, &[("DATABASE_URL", &url)]).await;
+    let app = test_app()
+        .sharing(&db)
+        .env(&[("DATABASE_URL", &url)])
+        .spawn()
+        .await;
     let email = unique_email();
     assert_status(app.register(&email, PASSWORD).await, 201).await;
 

@@ -1,5 +1,5 @@
-//! `spawn_app`: a fresh server on port 0 with its own database and a development mailer the
-//! test can read codes from.
+//! `spawn_app` / `test_app()…spawn()`: a fresh server on port 0 with its own database and a
+//! development mailer the test can read codes from.
 use std::sync::Arc;
 
 use otp_login::config::Settings;
@@ -106,7 +106,7 @@ pub fn unique_email() -> String {
     format!("user-{}@example.com", random_suffix().to_lowercase())
 }
 
-pub fn settings_for(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
+fn settings_for(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
     let mut vars: std::collections::HashMap<String, String> = [
         ("DATABASE_URL".to_owned(), db.url.clone()),
         ("PORT".to_owned(), "0".to_owned()),
@@ -127,53 +127,102 @@ pub fn settings_for(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
 
 pub struct TestApp {
     pub address: String,
-    pub mailer: Arc<DevMailer>,
     pub db: Arc<TestDb>,
     pub client: reqwest::Client,
+    dev_mailer: Option<Arc<DevMailer>>,
+}
+
+/// How a test app starts. Unless a method says otherwise: a fresh MariaDB database of its
+/// own, the test keys, rate limits off, and a development mailer the test reads codes from.
+#[must_use]
+pub struct AppBuilder {
+    backend: Backend,
+    db: Option<Arc<TestDb>>,
+    env: Vec<(String, String)>,
+    mailer: Option<Arc<dyn Mailer>>,
+}
+
+pub fn test_app() -> AppBuilder {
+    AppBuilder {
+        backend: Backend::MariaDb,
+        db: None,
+        env: vec![],
+        mailer: None,
+    }
 }
 
 /// A fresh app on its own MariaDB database.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_on(Backend::MariaDb).await
+    test_app().spawn().await
 }
 
-pub async fn spawn_app_on(backend: Backend) -> TestApp {
-    spawn_app_with(TestDb::new(backend).await, &[]).await
-}
+impl AppBuilder {
+    /// A fresh database on this backend instead of MariaDB.
+    pub fn on(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
 
-/// An app on an existing test database (several apps may share one, like Lambda instances).
-pub async fn spawn_app_with(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp {
-    let settings = settings_for(&db, extra);
-    spawn_with_settings(db, &settings).await
-}
+    /// This database instead of a fresh one (several apps may share one, like Lambda
+    /// instances).
+    pub fn sharing(mut self, db: &Arc<TestDb>) -> Self {
+        self.db = Some(db.clone());
+        self
+    }
 
-pub async fn spawn_with_settings(db: Arc<TestDb>, settings: &Settings) -> TestApp {
-    let mailer = Arc::new(DevMailer::default());
-    let mut app = spawn_with_mailer(db, settings, mailer.clone()).await;
-    app.mailer = mailer;
-    app
-}
+    /// These environment variables on top of the test defaults.
+    pub fn env(mut self, vars: &[(&str, &str)]) -> Self {
+        self.env
+            .extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
+    }
 
-/// An app sending codes with `mailer` (its `mailer` field then stays an empty dev mailer).
-pub async fn spawn_with_mailer(
-    db: Arc<TestDb>,
-    settings: &Settings,
-    mailer: Arc<dyn Mailer>,
-) -> TestApp {
-    let app = Application::build(settings, mailer)
-        .await
-        .expect("build app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        mailer: Arc::new(DevMailer::default()),
-        db,
-        client: reqwest::Client::new(),
+    /// Send codes with `mailer`; the app then has no development mailer to read codes from.
+    pub fn mailer(mut self, mailer: impl Mailer + 'static) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let db = match self.db {
+            Some(db) => db,
+            None => TestDb::new(self.backend).await,
+        };
+        let vars: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let settings = settings_for(&db, &vars);
+        let (mailer, dev_mailer): (Arc<dyn Mailer>, _) = match self.mailer {
+            Some(mailer) => (mailer, None),
+            None => {
+                let dev = Arc::new(DevMailer::default());
+                (dev.clone(), Some(dev))
+            }
+        };
+        let app = Application::build(&settings, mailer)
+            .await
+            .expect("build app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            db,
+            client: reqwest::Client::new(),
+            dev_mailer,
+        }
     }
 }
 
 impl TestApp {
+    /// The development mailer this app sends with.
+    pub fn mailer(&self) -> &DevMailer {
+        self.dev_mailer
+            .as_deref()
+            .expect("this app sends with another mailer: read what it sent there")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -219,7 +268,7 @@ impl TestApp {
 
     /// The last code the development mailer sent to `username`.
     pub fn code_for(&self, username: &str) -> String {
-        self.mailer
+        self.mailer()
             .last_code_for(username)
             .unwrap_or_else(|| panic!("no code was sent to {username}"))
     }

@@ -29,7 +29,7 @@ async fn assert_limited(response: Response) -> u64 {
 }
 
 async fn app_with_limits(limits: &[(&str, &str)]) -> TestApp {
-    spawn_app_with(TestDb::new(Backend::MariaDb).await, limits).await
+    test_app().env(limits).spawn().await
 }
 
 #[tokio::test]
@@ -80,7 +80,7 @@ async fn codes_sent_per_username_are_limited_in_every_window() {
     let wait = assert_limited(app.login(&email, PASSWORD).await).await;
     assert!(wait <= 2, "{wait}");
     // No new code was made: the first still works after the refusal.
-    assert_eq!(app.mailer.messages_to(&email).len(), 1);
+    assert_eq!(app.mailer().messages_to(&email).len(), 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_status(app.login(&email, PASSWORD).await, 200).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -160,8 +160,8 @@ async fn code_checks_per_username_are_capped() {
 async fn limits_hold_across_instances_sharing_the_database() {
     let db = TestDb::new(Backend::MariaDb).await;
     let limits = [("RATE_LIMIT_PER_ADDRESS", "2/1m")];
-    let a = spawn_app_with(db.clone(), &limits).await;
-    let b = spawn_app_with(db, &limits).await;
+    let a = test_app().sharing(&db).env(&limits).spawn().await;
+    let b = test_app().sharing(&db).env(&limits).spawn().await;
     assert_status(a.login(&unique_email(), PASSWORD).await, 401).await;
     assert_status(b.login(&unique_email(), PASSWORD).await, 401).await;
     assert_limited(a.login(&unique_email(), PASSWORD).await).await;

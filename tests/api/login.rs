@@ -10,7 +10,7 @@ async fn login_with_right_password_mails_a_code_and_stores_only_its_hash() {
     assert_status(app.register(&email, PASSWORD).await, 201).await;
     assert_answer(app.login(&email, PASSWORD).await, 200, "OTP sent to email").await;
 
-    let sent = app.mailer.messages_to(&email);
+    let sent = app.mailer().messages_to(&email);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].subject, "Your sign-in code");
     let code = &sent[0].code;
@@ -52,7 +52,7 @@ async fn login_with_wrong_password_or_unknown_user_returns_the_same_401() {
     )
     .await;
     assert_eq!(wrong, unknown);
-    assert!(app.mailer.messages_to(&email).is_empty());
+    assert!(app.mailer().messages_to(&email).is_empty());
 }
 
 #[tokio::test]
@@ -101,7 +101,7 @@ async fn login_with_missing_fields_or_bad_username_returns_400() {
 
 #[tokio::test]
 async fn login_works_on_the_embedded_sqlite_default() {
-    let app = spawn_app_on(Backend::Sqlite).await;
+    let app = test_app().on(Backend::Sqlite).spawn().await;
     let email = unique_email();
     app.register_and_login(&email).await;
     assert_eq!(app.code_for(&email).len(), 6);
@@ -132,7 +132,7 @@ async fn a_look_alike_address_gets_401_and_no_code_on_mariadb() {
         400,
     )
     .await;
-    assert!(app.mailer.sent().is_empty());
+    assert!(app.mailer().sent().is_empty());
     // The real address still signs in, and the code goes to the address on the account.
     assert_status(
         app.login(&format!(" {}@Example.COM", local.to_uppercase()), PASSWORD)
@@ -140,7 +140,7 @@ async fn a_look_alike_address_gets_401_and_no_code_on_mariadb() {
         200,
     )
     .await;
-    let sent = app.mailer.sent();
+    let sent = app.mailer().sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, real);
 }

@@ -3,8 +3,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use otp_login::mail::SesMailer;
-
 use crate::helpers::*;
 
 /// Everything the service logs while this test binary runs (all tests share one subscriber).
@@ -56,13 +54,15 @@ async fn no_password_code_secret_or_token_is_logged() {
     let endpoint = std::env::var("TEST_SES_ENDPOINT").expect("TEST_SES_ENDPOINT (see ses.rs)");
     let aws = crate::ses::aws_config(&endpoint).await;
     let sender = crate::ses::verified_sender(&aws).await;
-    let db = TestDb::new(Backend::MariaDb).await;
-    let settings = settings_for(
-        &db,
-        &[("JWT_SECRET", &jwt_secret), ("OTP_SECRET", &otp_secret)],
-    );
-    let mailer = SesMailer::new(&aws, sender, None, Duration::from_secs(5));
-    let app = spawn_with_mailer(db, &settings, Arc::new(mailer)).await;
+    let app = test_app()
+        .env(&[("JWT_SECRET", &jwt_secret), ("OTP_SECRET", &otp_secret)])
+        .mailer(crate::ses::ses_mailer(
+            &aws,
+            &sender,
+            Duration::from_secs(5),
+        ))
+        .spawn()
+        .await;
 
     let email = unique_email();
     assert_status(app.register(&email, &password).await, 201).await;

@@ -29,8 +29,12 @@ async fn me_without_a_valid_token_returns_401_json() {
 async fn a_token_signed_with_another_secret_is_rejected() {
     let db = TestDb::new(Backend::MariaDb).await;
     let other_secret = "another-jwt-secret-0123456789abcdef";
-    let app = spawn_app_with(db.clone(), &[]).await;
-    let impostor = spawn_app_with(db, &[("JWT_SECRET", other_secret)]).await;
+    let app = test_app().sharing(&db).spawn().await;
+    let impostor = test_app()
+        .sharing(&db)
+        .env(&[("JWT_SECRET", other_secret)])
+        .spawn()
+        .await;
     let email = unique_email();
     let token = impostor.sign_in(&email).await;
     assert_status(impostor.me(&token).await, 200).await;

@@ -22,7 +22,7 @@ async fn stored_password(app: &TestApp, username: &str) -> String {
 #[tokio::test]
 async fn register_with_email_and_good_password_returns_201_and_stores_argon2id() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
-        let app = spawn_app_on(backend).await;
+        let app = test_app().on(backend).spawn().await;
         let email = unique_email();
         assert_answer(
             app.register(&email, PASSWORD).await,
@@ -147,7 +147,7 @@ async fn register_with_malformed_json_or_no_content_type_returns_400_json() {
 #[tokio::test]
 async fn twenty_parallel_registrations_of_one_username_create_exactly_one_user() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
-        let app = spawn_app_on(backend).await;
+        let app = test_app().on(backend).spawn().await;
         let email = unique_email();
         let responses = join_all((0..20).map(|_| app.register(&email, PASSWORD))).await;
         let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();

@@ -93,14 +93,14 @@ async fn cross_origin_answers_including_errors_carry_one_allow_origin_header() {
 #[tokio::test]
 async fn configured_origins_refuse_others_with_json() {
     let db = TestDb::new(Backend::MariaDb).await;
-    let app = spawn_app_with(
-        db,
-        &[(
+    let app = test_app()
+        .sharing(&db)
+        .env(&[(
             "CORS_ALLOWED_ORIGINS",
             "https://a.example, https://b.example",
-        )],
-    )
-    .await;
+        )])
+        .spawn()
+        .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(Method::OPTIONS, app.url("/login"))
@@ -159,7 +159,11 @@ async fn static_pages_are_served_at_the_root_when_the_folder_exists() {
     std::fs::write(pages.path().join("login.html"), "<form></form>").unwrap();
     let db = TestDb::new(Backend::Sqlite).await;
     let dir = pages.path().to_str().unwrap();
-    let app = spawn_app_with(db, &[("FRONTEND_DIR", dir)]).await;
+    let app = test_app()
+        .sharing(&db)
+        .env(&[("FRONTEND_DIR", dir)])
+        .spawn()
+        .await;
     let index = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(index.text().await.unwrap(), "<h1>otp-login</h1>");
     let login = app.client.get(app.url("/login.html")).send().await.unwrap();
@@ -179,7 +183,11 @@ async fn static_pages_are_served_at_the_root_when_the_folder_exists() {
 async fn with_cors_disabled_the_app_adds_no_cors_headers() {
     // For a Lambda Function URL whose own CORS settings answer instead: never both.
     let db = TestDb::new(Backend::Sqlite).await;
-    let app = spawn_app_with(db, &[("CORS_ENABLED", "false")]).await;
+    let app = test_app()
+        .sharing(&db)
+        .env(&[("CORS_ENABLED", "false")])
+        .spawn()
+        .await;
     let response = app
         .client
         .post(app.url("/login"))

@@ -85,7 +85,7 @@ async fn hand_written_sql_creates_the_same_tables_as_the_migrations() {
 async fn demo_users_from_the_sql_file_can_log_in() {
     let db = TestDb::new(Backend::MariaDb).await;
     run_hand_written_sql(&db.connect().await).await;
-    let app = spawn_app_with(db, &[]).await;
+    let app = test_app().sharing(&db).spawn().await;
     for (user, password) in [
         ("student@example.com", "student-pass-1234"),
         ("admin@example.com", "admin-password-123"),
@@ -114,7 +114,7 @@ async fn the_old_services_database_is_adopted_keeping_every_row() {
     .await
     .unwrap();
 
-    let app = spawn_app_with(db, &[]).await;
+    let app = test_app().sharing(&db).spawn().await;
 
     let columns = describe(&conn).await;
     assert!(

@@ -1,10 +1,10 @@
 //! The SES path with the real aws-sdk-sesv2 client, against a local SES-compatible server
 //! (moto in server mode; `scripts/test` starts it and sets `TEST_SES_ENDPOINT`).
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sesv2::config::{Credentials, SharedCredentialsProvider};
+use otp_login::config::SesSettings;
 use otp_login::mail::SesMailer;
 use serde_json::Value;
 
@@ -43,10 +43,18 @@ pub(crate) async fn verified_sender(aws: &SdkConfig) -> String {
     sender
 }
 
+/// The real SES mailer, sending as `sender` through the emulator `aws` points at.
+pub(crate) fn ses_mailer(aws: &SdkConfig, sender: &str, timeout: Duration) -> SesMailer {
+    let settings = SesSettings {
+        sender: sender.to_owned(),
+        configuration_set: None,
+        timeout,
+    };
+    SesMailer::new(aws, &settings)
+}
+
 async fn spawn_app_sending_with(mailer: SesMailer) -> TestApp {
-    let db = TestDb::new(Backend::MariaDb).await;
-    let settings = settings_for(&db, &[]);
-    spawn_with_mailer(db, &settings, Arc::new(mailer)).await
+    test_app().mailer(mailer).spawn().await
 }
 
 /// The messages the emulator delivered to `to`, as (subject, body).
@@ -89,8 +97,7 @@ pub(crate) fn code_in(body: &str) -> String {
 async fn the_code_arrives_through_ses_and_signs_in() {
     let aws = aws_config(&ses_endpoint()).await;
     let sender = verified_sender(&aws).await;
-    let app =
-        spawn_app_sending_with(SesMailer::new(&aws, sender, None, Duration::from_secs(5))).await;
+    let app = spawn_app_sending_with(ses_mailer(&aws, &sender, Duration::from_secs(5))).await;
     let email = unique_email();
     assert_status(app.register(&email, PASSWORD).await, 201).await;
     assert_answer(app.login(&email, PASSWORD).await, 200, "OTP sent to email").await;
@@ -112,13 +119,7 @@ async fn the_code_arrives_through_ses_and_signs_in() {
 async fn an_unverified_sender_answers_502_and_leaves_no_valid_code() {
     let aws = aws_config(&ses_endpoint()).await;
     let unverified = format!("nobody-{}@otp-login.test", random_suffix().to_lowercase());
-    let app = spawn_app_sending_with(SesMailer::new(
-        &aws,
-        unverified,
-        None,
-        Duration::from_secs(5),
-    ))
-    .await;
+    let app = spawn_app_sending_with(ses_mailer(&aws, &unverified, Duration::from_secs(5))).await;
     let email = unique_email();
     assert_status(app.register(&email, PASSWORD).await, 201).await;
     assert_answer(
@@ -138,7 +139,7 @@ async fn an_unverified_sender_answers_502_and_leaves_no_valid_code() {
 /// Registers a user on an app whose SES lives at `endpoint`, then times a login.
 async fn timed_login_through(endpoint: &str, timeout: Duration) -> (TestApp, Value, Duration) {
     let aws = aws_config(endpoint).await;
-    let mailer = SesMailer::new(&aws, "noreply@otp-login.test".into(), None, timeout);
+    let mailer = ses_mailer(&aws, "noreply@otp-login.test", timeout);
     let app = spawn_app_sending_with(mailer).await;
     let email = unique_email();
     assert_status(app.register(&email, PASSWORD).await, 201).await;

@@ -13,7 +13,7 @@ fn other_than(code: &str) -> String {
 #[tokio::test]
 async fn verify_with_the_mailed_code_returns_a_bearer_token() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
-        let app = spawn_app_on(backend).await;
+        let app = test_app().on(backend).spawn().await;
         let email = unique_email();
         app.register_and_login(&email).await;
         let body = assert_answer(
@@ -153,7 +153,7 @@ async fn verify_with_a_malformed_code_or_missing_field_returns_400() {
 #[tokio::test]
 async fn twenty_parallel_verifies_of_one_code_sign_in_exactly_once() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
-        let app = spawn_app_on(backend).await;
+        let app = test_app().on(backend).spawn().await;
         let email = unique_email();
         app.register_and_login(&email).await;
         let code = app.code_for(&email);

@@ -1,0 +1,143 @@
+//! What every request passes through, whatever operation answers it: the body limit, the 405
+//! `Allow` header, CORS, panics caught, every failure as JSON, and the static pages beside
+//! the API.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use poem::endpoint::StaticFilesEndpoint;
+use poem::error::NotFoundError;
+use poem::http::Method;
+use poem::middleware::{CatchPanic, Cors, Tracing};
+use poem::{Endpoint, EndpointExt, Request, Response};
+
+use super::{json_error, panic_response};
+use crate::config::CorsSettings;
+
+/// Request bodies are two short strings; anything near this size is not a sign-in.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What every request passes through, whatever answers it: a body limit, panics caught, every
+/// error as JSON with the CORS headers, and a request log line.
+pub fn guarded(
+    app: impl Endpoint + 'static,
+    cors_settings: &CorsSettings,
+) -> impl Endpoint<Output = Response> {
+    app.around(limit_body)
+        .with(CatchPanic::new().with_handler(panic_response))
+        // Errors become responses inside CORS, so a refusal still carries its headers…
+        .catch_all_error(json_error)
+        .with_if(cors_settings.enabled, cors(&cors_settings.allowed_origins))
+        // …and CORS's own refusals (a foreign origin's preflight) are answered as JSON too.
+        .catch_all_error(json_error)
+        .with(Tracing)
+}
+
+/// The methods each path of the spec serves, as an `Allow` header value.
+pub fn allowed_methods(spec_json: &str) -> HashMap<String, String> {
+    let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+    let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+    paths
+        .into_iter()
+        .map(|(path, operations)| {
+            let mut methods: Vec<String> = operations
+                .as_object()
+                .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+                .unwrap_or_default();
+            methods.sort();
+            (path, methods.join(", "))
+        })
+        .collect()
+}
+
+/// A 405 names the methods the path does serve (RFC 9110 requires `Allow`).
+pub async fn answer_405_with_allow<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    allowed: Arc<HashMap<String, String>>,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_owned();
+    match next.call(req).await {
+        Err(err) if err.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => {
+            let mut response = json_error(err).await;
+            if let Some(methods) = allowed.get(&path) {
+                if let Ok(value) = methods.parse() {
+                    response
+                        .headers_mut()
+                        .insert(poem::http::header::ALLOW, value);
+                }
+            }
+            Ok(response)
+        }
+        other => other.map(poem::IntoResponse::into_response),
+    }
+}
+
+/// Refuses bodies over `MAX_BODY_BYTES` with 413, whether or not they declare a length
+/// (poem's `SizeLimit` would refuse every request without `Content-Length`, GETs included).
+async fn limit_body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let declared = req
+        .header(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        return Err(poem::error::ReadBodyError::PayloadTooLarge.into());
+    }
+    let body = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await?;
+    req.set_body(body);
+    next.call(req).await.map(poem::IntoResponse::into_response)
+}
+
+fn cors(allowed_origins: &[String]) -> Cors {
+    let cors = Cors::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(["content-type", "authorization"])
+        // Pages on another origin must be able to read how long a 429 asks them to wait.
+        .expose_headers(["retry-after"])
+        .max_age(600);
+    // No origin listed means any origin.
+    allowed_origins
+        .iter()
+        .fold(cors, |cors, origin| cors.allow_origin(origin.as_str()))
+}
+
+/// Serves the static pages for GET/HEAD requests no API route claimed.
+pub struct WithFrontend<R> {
+    routes: R,
+    files: Option<StaticFilesEndpoint>,
+}
+
+impl<R> WithFrontend<R> {
+    /// `routes`, with the pages of `dir` behind them when that folder exists.
+    pub fn new(routes: R, dir: &std::path::Path) -> Self {
+        let files = dir
+            .is_dir()
+            .then(|| StaticFilesEndpoint::new(dir).index_file("index.html"));
+        Self { routes, files }
+    }
+}
+
+impl<R: Endpoint> Endpoint for WithFrontend<R> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let Some(files) = &self.files else {
+            return self
+                .routes
+                .call(req)
+                .await
+                .map(poem::IntoResponse::into_response);
+        };
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        match self.routes.call(req).await {
+            Err(err)
+                if err.is::<NotFoundError>() && matches!(method, Method::GET | Method::HEAD) =>
+            {
+                let mut file_req = Request::builder().method(method).uri(uri).finish();
+                *file_req.headers_mut() = headers;
+                files.call(file_req).await
+            }
+            other => other.map(poem::IntoResponse::into_response),
+        }
+    }
+}

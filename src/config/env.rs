@@ -1,0 +1,159 @@
+//! The environment as the operator writes it: every variable otp-login reads, with its default.
+//! Nothing here is checked beyond its type; `Settings::parse` turns it into what the program uses.
+use schemars::JsonSchema;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Every setting of otp-login, each read from the environment variable of the same name in
+/// upper case (`database_url` from `DATABASE_URL`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(
+    title = "otp-login settings (environment variables)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub struct Environment {
+    /// Database connection URL (`mysql://user:pass@host:3306/db` or `sqlite://file.db?mode=rwc`).
+    /// When unset, `DB_HOST`/`DB_USER`/`DB_PASSWORD`/`DB_NAME` are used; when those are unset
+    /// too, an embedded SQLite file `otp-login.db`.
+    #[schemars(with = "Option<String>")]
+    pub database_url: Option<SecretString>,
+    /// MySQL host, as the old service configured it (used only without `DATABASE_URL`).
+    pub db_host: Option<String>,
+    /// MySQL port for `DB_HOST`.
+    pub db_port: u16,
+    /// MySQL user for `DB_HOST`.
+    pub db_user: Option<String>,
+    /// MySQL password for `DB_HOST`.
+    #[schemars(with = "Option<String>")]
+    pub db_password: Option<SecretString>,
+    /// MySQL database name for `DB_HOST`.
+    pub db_name: Option<String>,
+    /// Largest number of pooled database connections. Default: 10 locally, 2 on Lambda (an
+    /// instance serves one request at a time).
+    pub db_max_connections: Option<u32>,
+    /// Apply pending migrations at start-up. Default: yes locally, no on Lambda (run
+    /// `otp-login migrate` at deploy time instead).
+    pub run_migrations: Option<bool>,
+    /// Address the local server listens on.
+    pub bind: String,
+    /// Port the local server listens on.
+    pub port: u16,
+    /// Key for signing session tokens (HS256), at least 32 bytes. Random per process when unset
+    /// (development only: tokens then die with the process).
+    #[schemars(with = "Option<String>")]
+    pub jwt_secret: Option<SecretString>,
+    /// Key for the HMAC-SHA-256 of stored one-time codes, at least 32 bytes, shared by every
+    /// instance and different from `JWT_SECRET`. Random per process when unset (development only).
+    #[schemars(with = "Option<String>")]
+    pub otp_secret: Option<SecretString>,
+    /// AWS Secrets Manager secret holding `JWT_SECRET` (the whole string, or a `JWT_SECRET`
+    /// field of a JSON secret), read at start-up instead of the variable.
+    pub jwt_secret_arn: Option<String>,
+    /// The same for `OTP_SECRET`.
+    pub otp_secret_arn: Option<String>,
+    /// How long a one-time code stays valid, in seconds (60 to 600).
+    pub otp_ttl_seconds: u64,
+    /// Wrong tries after which a code is dead (at least 1).
+    pub otp_max_attempts: u32,
+    /// Lifetime of a session token, in seconds (60 to 86400).
+    pub token_ttl_seconds: u64,
+    /// Answer CORS (and preflights) in the app. Turn off only when the Lambda Function URL's
+    /// own CORS settings are used instead: both at once send duplicate headers browsers reject.
+    pub cors_enabled: bool,
+    /// Comma-separated origins allowed by CORS, or `*` for any.
+    pub cors_allowed_origins: String,
+    /// Folder of static pages served at `/` when it exists.
+    pub frontend_dir: String,
+    /// Requests to `/register`, `/login` and `/verify` per client address, as `30/1m`;
+    /// several limits separated by commas, or `off`.
+    pub rate_limit_per_address: String,
+    /// Codes sent per username.
+    pub rate_limit_code_sends: String,
+    /// Code checks per username (each code also dies after `OTP_MAX_ATTEMPTS` wrong tries).
+    pub rate_limit_code_verifies: String,
+    /// Wrong passwords per username, whatever the back-off (NIST SP 800-63B: at most 100).
+    pub rate_limit_password_failures: String,
+    /// Consecutive wrong passwords after which each further try waits 2^(n - this) seconds
+    /// (0 turns the back-off off).
+    pub password_backoff_after: u32,
+    /// Longest back-off after wrong passwords, in seconds.
+    pub password_backoff_max_seconds: u64,
+    /// Take the client address from `X-Forwarded-For` (its last entry, the one the trusted proxy
+    /// added). Only behind a proxy that sets it; on Lambda the request context is used anyway.
+    pub trust_forwarded_for: bool,
+    /// Which mailer sends codes: `ses`, or `dev` (writes codes to the log; never on Lambda).
+    /// Default: `ses` when `SENDER_EMAIL` is set, `dev` otherwise.
+    #[schemars(with = "Option<MailerKind>")]
+    pub mailer: Option<String>,
+    /// The SES-verified sender, `noreply@example.com` or `otp-login <noreply@example.com>`.
+    pub sender_email: Option<String>,
+    /// SES configuration set to send with (for delivery events), if any.
+    pub ses_configuration_set: Option<String>,
+    /// Longest wait for SES to accept a message, in seconds (1 to 30).
+    pub ses_timeout_seconds: u64,
+    /// AWS region of SES, read by the AWS SDK (Lambda sets it). `AWS_ENDPOINT_URL_SESV2` and
+    /// the standard credential variables are read by the SDK too.
+    pub aws_region: Option<String>,
+    /// Set by AWS Lambda itself: its presence means "serve Lambda events, not a TCP port".
+    pub aws_lambda_runtime_api: Option<String>,
+}
+
+/// The values `MAILER` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailerKind {
+    Dev,
+    Ses,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            db_host: None,
+            db_port: 3306,
+            db_user: None,
+            db_password: None,
+            db_name: None,
+            db_max_connections: None,
+            run_migrations: None,
+            bind: "127.0.0.1".into(),
+            port: 3000,
+            jwt_secret: None,
+            otp_secret: None,
+            jwt_secret_arn: None,
+            otp_secret_arn: None,
+            otp_ttl_seconds: 300,
+            otp_max_attempts: 5,
+            token_ttl_seconds: 3600,
+            cors_enabled: true,
+            cors_allowed_origins: "*".into(),
+            frontend_dir: "frontend".into(),
+            rate_limit_per_address: "30/1m".into(),
+            rate_limit_code_sends: "1/1m,5/1h".into(),
+            rate_limit_code_verifies: "10/1h".into(),
+            rate_limit_password_failures: "100/1h".into(),
+            password_backoff_after: 5,
+            password_backoff_max_seconds: 900,
+            trust_forwarded_for: false,
+            mailer: None,
+            sender_email: None,
+            ses_configuration_set: None,
+            ses_timeout_seconds: 5,
+            aws_region: None,
+            aws_lambda_runtime_api: None,
+        }
+    }
+}
+
+/// A type error from the environment (`PORT=eighty`), naming the variable as the user typed it.
+pub fn describe_envy_error(error: envy::Error) -> String {
+    match error {
+        envy::Error::MissingValue(field) => format!("{} is required", field.to_uppercase()),
+        envy::Error::Custom(message) => match message.rsplit_once(" provided by ") {
+            Some((what, field)) => format!("{} is invalid: {what}", field.to_uppercase()),
+            None => message,
+        },
+    }
+}

@@ -1,0 +1,304 @@
+//! Settings: the environment read once and parsed once into typed values, so an invalid value
+//! stops start-up and nothing downstream can fail on configuration again.
+mod env;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+pub use env::{Environment, MailerKind};
+
+use crate::auth::limits::{parse_limits, Limit, RateLimits};
+use crate::auth::CodePolicy;
+
+/// Where the service keeps its data when nothing is configured: a file beside the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://otp-login.db?mode=rwc";
+
+/// Shortest key accepted for signing tokens or keying code hashes.
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// Everything the program is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub keys: KeySettings,
+    pub codes: CodePolicy,
+    /// Lifetime of a session token.
+    pub token_ttl: Duration,
+    pub limits: RateLimits,
+    pub mail: MailerChoice,
+    pub cors: CorsSettings,
+    /// Started by the Lambda runtime: serve its events instead of a TCP port.
+    pub on_lambda: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub port: u16,
+    pub frontend_dir: PathBuf,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub run_migrations: bool,
+}
+
+/// Where a server key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Value(SecretString),
+    SecretsManager {
+        arn: String,
+    },
+    /// A random key for this process only (never on Lambda).
+    Random,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    pub jwt: KeySource,
+    pub otp: KeySource,
+}
+
+/// The mailer the settings resolve to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailerChoice {
+    Development,
+    Ses(SesSettings),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SesSettings {
+    pub sender: String,
+    pub configuration_set: Option<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorsSettings {
+    pub enabled: bool,
+    /// Origins allowed; empty means any.
+    pub allowed_origins: Vec<String>,
+}
+
+/// A setting that stops start-up, with the variable it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Reads every setting from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads settings from `(NAME, value)` pairs, as the environment holds them.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        // Empty variables count as unset, as a shell user expects of `FOO= cargo run`.
+        let vars = vars.into_iter().filter(|(_, v)| !v.is_empty());
+        let env: Environment =
+            envy::from_iter(vars).map_err(|e| ConfigError(env::describe_envy_error(e)))?;
+        Self::parse(env)
+    }
+
+    /// Checks every value and builds the typed tree.
+    pub fn parse(env: Environment) -> Result<Self, ConfigError> {
+        let on_lambda = env.aws_lambda_runtime_api.is_some();
+        let codes = CodePolicy::new(env.otp_ttl_seconds, env.otp_max_attempts).map_err(|e| {
+            let name = match e {
+                crate::auth::code::CodePolicyError::Lifetime(_) => "OTP_TTL_SECONDS",
+                crate::auth::code::CodePolicyError::NoAttempts => "OTP_MAX_ATTEMPTS",
+            };
+            ConfigError(format!("{name} {e}"))
+        })?;
+        if !(60..=86_400).contains(&env.token_ttl_seconds) {
+            return Err(ConfigError(format!(
+                "TOKEN_TTL_SECONDS must be between 60 and 86400, got {}",
+                env.token_ttl_seconds
+            )));
+        }
+        Ok(Self {
+            database: database(&env, on_lambda)?,
+            keys: keys(&env, on_lambda)?,
+            limits: limits(&env)?,
+            mail: mailer(&env, on_lambda)?,
+            server: ServerSettings {
+                bind: env.bind,
+                port: env.port,
+                frontend_dir: env.frontend_dir.into(),
+                trust_forwarded_for: env.trust_forwarded_for,
+            },
+            cors: CorsSettings {
+                enabled: env.cors_enabled,
+                allowed_origins: env
+                    .cors_allowed_origins
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty() && *o != "*")
+                    .map(str::to_owned)
+                    .collect(),
+            },
+            codes,
+            token_ttl: Duration::from_secs(env.token_ttl_seconds),
+            on_lambda,
+        })
+    }
+
+    /// The JSON Schema of the environment, for `otp-login config-schema`.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Environment)).expect("a schema is valid JSON")
+    }
+}
+
+/// `DATABASE_URL`, else one built from the old service's `DB_*` variables, else the embedded
+/// SQLite default; only schemes the service has drivers for.
+fn database(env: &Environment, on_lambda: bool) -> Result<DatabaseSettings, ConfigError> {
+    let url: SecretString = match (&env.database_url, &env.db_host) {
+        (Some(url), _) => url.clone(),
+        (None, None) => DEFAULT_DATABASE_URL.into(),
+        (None, Some(host)) => {
+            let required = |value: &Option<String>, name: &str| {
+                value
+                    .clone()
+                    .ok_or_else(|| ConfigError(format!("{name} is required when DB_HOST is set")))
+            };
+            let user = required(&env.db_user, "DB_USER")?;
+            let name = required(&env.db_name, "DB_NAME")?;
+            let password = env
+                .db_password
+                .as_ref()
+                .map(|p| format!(":{}", encode(p.expose_secret())))
+                .unwrap_or_default();
+            format!(
+                "mysql://{}{password}@{host}:{}/{}",
+                encode(&user),
+                env.db_port,
+                encode(&name)
+            )
+            .into()
+        }
+    };
+    // Say only the scheme: the rest of the URL may hold the database password.
+    let scheme = url.expose_secret().split_once("://").map(|(s, _)| s);
+    if !matches!(scheme, Some("mysql" | "mariadb" | "sqlite")) {
+        return Err(ConfigError(
+            "DATABASE_URL must start with mysql://, mariadb:// or sqlite://".into(),
+        ));
+    }
+    if env.db_max_connections == Some(0) {
+        return Err(ConfigError("DB_MAX_CONNECTIONS must be at least 1".into()));
+    }
+    Ok(DatabaseSettings {
+        url,
+        max_connections: env
+            .db_max_connections
+            .unwrap_or(if on_lambda { 2 } else { 10 }),
+        run_migrations: env.run_migrations.unwrap_or(!on_lambda),
+    })
+}
+
+fn keys(env: &Environment, on_lambda: bool) -> Result<KeySettings, ConfigError> {
+    let source = |name: &str, value: &Option<SecretString>, arn: &Option<String>| {
+        match (value, arn) {
+            (Some(_), Some(_)) => Err(ConfigError(format!("set {name} or {name}_ARN, not both"))),
+            (None, Some(arn)) => Ok(KeySource::SecretsManager { arn: arn.clone() }),
+            (Some(value), None) if value.expose_secret().len() < MIN_KEY_BYTES => Err(ConfigError(
+                format!("{name} must be at least {MIN_KEY_BYTES} bytes long"),
+            )),
+            (Some(value), None) => Ok(KeySource::Value(value.clone())),
+            // Per-process random keys would break every token and code across instances.
+            (None, None) if on_lambda => Err(ConfigError(format!(
+                "{name} (or {name}_ARN) is required on AWS Lambda"
+            ))),
+            (None, None) => Ok(KeySource::Random),
+        }
+    };
+    let jwt = source("JWT_SECRET", &env.jwt_secret, &env.jwt_secret_arn)?;
+    let otp = source("OTP_SECRET", &env.otp_secret, &env.otp_secret_arn)?;
+    if let (KeySource::Value(jwt), KeySource::Value(otp)) = (&jwt, &otp) {
+        // One leaked key must not give away the other's job.
+        if jwt.expose_secret() == otp.expose_secret() {
+            return Err(ConfigError(
+                "JWT_SECRET and OTP_SECRET must be different keys".into(),
+            ));
+        }
+    }
+    Ok(KeySettings { jwt, otp })
+}
+
+/// The rate limits, each parsed with the variable it came from named in any error.
+fn limits(env: &Environment) -> Result<RateLimits, ConfigError> {
+    let parse = |value: &str, name: &str| -> Result<Vec<Limit>, ConfigError> {
+        parse_limits(value).map_err(|e| ConfigError(format!("{name} is invalid: {e}")))
+    };
+    Ok(RateLimits {
+        per_address: parse(&env.rate_limit_per_address, "RATE_LIMIT_PER_ADDRESS")?,
+        code_sends: parse(&env.rate_limit_code_sends, "RATE_LIMIT_CODE_SENDS")?,
+        code_verifies: parse(&env.rate_limit_code_verifies, "RATE_LIMIT_CODE_VERIFIES")?,
+        password_failures: parse(
+            &env.rate_limit_password_failures,
+            "RATE_LIMIT_PASSWORD_FAILURES",
+        )?,
+        backoff_after: env.password_backoff_after,
+        backoff_cap: Duration::from_secs(env.password_backoff_max_seconds),
+    })
+}
+
+/// SES when asked for (or when a sender is configured); the development mailer only off
+/// Lambda, because its whole job is to put codes in the log.
+fn mailer(env: &Environment, on_lambda: bool) -> Result<MailerChoice, ConfigError> {
+    let sender = env.sender_email.as_deref().map(str::trim);
+    if let Some(sender) = sender {
+        if !sender.contains('@') {
+            return Err(ConfigError(format!(
+                "SENDER_EMAIL must be an email address, got {sender:?}"
+            )));
+        }
+    }
+    if !(1..=30).contains(&env.ses_timeout_seconds) {
+        return Err(ConfigError(format!(
+            "SES_TIMEOUT_SECONDS must be between 1 and 30, got {}",
+            env.ses_timeout_seconds
+        )));
+    }
+    let kind = match env.mailer.as_deref().map(str::trim) {
+        None => None,
+        Some("dev") => Some(MailerKind::Dev),
+        Some("ses") => Some(MailerKind::Ses),
+        Some(other) => {
+            return Err(ConfigError(format!(
+                "MAILER must be `ses` or `dev`, got {other:?}"
+            )))
+        }
+    };
+    match (kind, sender) {
+        (Some(MailerKind::Dev), _) | (None, None) if on_lambda => Err(ConfigError(
+            "SENDER_EMAIL is required on AWS Lambda (the development mailer only logs codes)"
+                .into(),
+        )),
+        (Some(MailerKind::Dev), _) | (None, None) => Ok(MailerChoice::Development),
+        (Some(MailerKind::Ses), None) => Err(ConfigError(
+            "SENDER_EMAIL is required when MAILER=ses".into(),
+        )),
+        (_, Some(sender)) => Ok(MailerChoice::Ses(SesSettings {
+            sender: sender.to_owned(),
+            configuration_set: env.ses_configuration_set.clone(),
+            timeout: Duration::from_secs(env.ses_timeout_seconds),
+        })),
+    }
+}
+
+fn encode(part: &str) -> String {
+    percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+//! How the environment becomes settings, and how each mistake is named.
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+fn error(vars: &[(&str, &str)]) -> String {
+    settings(vars).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_to_embedded_sqlite_on_port_3000() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.database.url.expose_secret(), DEFAULT_DATABASE_URL);
+    assert_eq!((s.server.bind.as_str(), s.server.port), ("127.0.0.1", 3000));
+    assert_eq!(s.codes.ttl, Duration::from_secs(300));
+    assert_eq!(s.codes.max_attempts, 5);
+    assert_eq!(s.database.max_connections, 10);
+    assert!(s.database.run_migrations && !s.on_lambda);
+    assert!(s.cors.enabled && s.cors.allowed_origins.is_empty());
+}
+
+#[test]
+fn builds_mysql_url_from_the_old_services_variables() {
+    let s = settings(&[
+        ("DB_HOST", "db.example.com"),
+        ("DB_USER", "admin"),
+        ("DB_PASSWORD", "p@ss:w/rd"),
+        ("DB_NAME", "user_id"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.database.url.expose_secret(),
+        "mysql://admin:p%40ss%3Aw%2Frd@db.example.com:3306/user%5Fid"
+    );
+}
+
+#[test]
+fn database_url_wins_over_db_host() {
+    let s = settings(&[("DATABASE_URL", "mysql://a@b/c"), ("DB_HOST", "x")]).unwrap();
+    assert_eq!(s.database.url.expose_secret(), "mysql://a@b/c");
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused_without_echoing_the_url() {
+    let message = error(&[("DATABASE_URL", "postgres://admin:hunter2-secret@db/x")]);
+    assert!(message.contains("DATABASE_URL"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn errors_name_the_variable() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("PORT", "eighty")], "PORT"),
+        (&[("OTP_TTL_SECONDS", "900")], "OTP_TTL_SECONDS"),
+        (&[("OTP_MAX_ATTEMPTS", "0")], "OTP_MAX_ATTEMPTS"),
+        (&[("TOKEN_TTL_SECONDS", "5")], "TOKEN_TTL_SECONDS"),
+        (&[("JWT_SECRET", "short")], "JWT_SECRET"),
+        (&[("DB_HOST", "h"), ("DB_NAME", "n")], "DB_USER"),
+        (&[("DB_MAX_CONNECTIONS", "0")], "DB_MAX_CONNECTIONS"),
+        (&[("RUN_MIGRATIONS", "maybe")], "RUN_MIGRATIONS"),
+    ];
+    for (vars, name) in cases {
+        let message = error(vars);
+        assert!(message.contains(name), "{message:?} should name {name}");
+    }
+}
+
+#[test]
+fn the_same_key_for_tokens_and_codes_is_refused() {
+    let key = "k".repeat(32);
+    let message = error(&[("JWT_SECRET", &key), ("OTP_SECRET", &key)]);
+    assert!(message.contains("must be different"), "{message}");
+    let other = "o".repeat(32);
+    assert!(settings(&[("JWT_SECRET", &key), ("OTP_SECRET", &other)]).is_ok());
+}
+
+#[test]
+fn lambda_requires_both_secrets_a_sender_and_skips_migrations() {
+    let lambda = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+    let (jwt, otp) = ("j".repeat(32), "o".repeat(32));
+    let secrets = [("JWT_SECRET", jwt.as_str()), ("OTP_SECRET", otp.as_str())];
+    assert!(error(&[lambda, secrets[1]]).contains("JWT_SECRET"));
+    assert!(error(&[lambda, secrets[0], secrets[1]]).contains("SENDER_EMAIL"));
+    let sender = ("SENDER_EMAIL", "noreply@example.com");
+    let s = settings(&[lambda, secrets[0], secrets[1], sender]).unwrap();
+    assert!(s.on_lambda && !s.database.run_migrations);
+    assert_eq!(s.database.max_connections, 2);
+    let from_manager = [
+        (
+            "JWT_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:jwt",
+        ),
+        (
+            "OTP_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:otp",
+        ),
+    ];
+    let s = settings(&[lambda, from_manager[0], from_manager[1], sender]).unwrap();
+    assert!(matches!(s.keys.jwt, KeySource::SecretsManager { ref arn } if arn.ends_with(":jwt")));
+    assert!(
+        error(&[lambda, secrets[0], from_manager[0], from_manager[1], sender]).contains("not both")
+    );
+    assert!(
+        error(&[lambda, secrets[0], secrets[1], sender, ("MAILER", "dev")])
+            .contains("SENDER_EMAIL")
+    );
+    assert!(matches!(settings(&[]).unwrap().keys.otp, KeySource::Random));
+}
+
+#[test]
+fn ses_is_chosen_by_a_sender_and_dev_otherwise() {
+    assert_eq!(settings(&[]).unwrap().mail, MailerChoice::Development);
+    let s = settings(&[("SENDER_EMAIL", " otp <noreply@example.com> ")]).unwrap();
+    assert_eq!(
+        s.mail,
+        MailerChoice::Ses(SesSettings {
+            sender: "otp <noreply@example.com>".into(),
+            configuration_set: None,
+            timeout: Duration::from_secs(5),
+        })
+    );
+    let forced_dev = settings(&[("SENDER_EMAIL", "a@example.com"), ("MAILER", "dev")]);
+    assert_eq!(forced_dev.unwrap().mail, MailerChoice::Development);
+    for (vars, name) in [
+        (&[("MAILER", "ses")][..], "SENDER_EMAIL"),
+        (&[("MAILER", "carrier-pigeon")][..], "MAILER"),
+        (&[("SENDER_EMAIL", "nobody")][..], "SENDER_EMAIL"),
+        (&[("SES_TIMEOUT_SECONDS", "0")][..], "SES_TIMEOUT_SECONDS"),
+        (
+            &[("RATE_LIMIT_CODE_SENDS", "1/1m,5/1d")][..],
+            "RATE_LIMIT_CODE_SENDS",
+        ),
+    ] {
+        let message = error(vars);
+        assert!(message.contains(name), "{message:?} should name {name}");
+    }
+}
+
+#[test]
+fn cors_origins_are_a_list_and_star_means_any() {
+    let s = settings(&[(
+        "CORS_ALLOWED_ORIGINS",
+        "https://a.example, https://b.example",
+    )])
+    .unwrap();
+    assert_eq!(
+        s.cors.allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+}
+
+#[test]
+fn schema_lists_every_variable_with_its_default() {
+    let schema = Settings::json_schema();
+    let properties = schema["properties"].as_object().unwrap();
+    assert!(properties.contains_key("DATABASE_URL"));
+    assert_eq!(properties["OTP_TTL_SECONDS"]["default"], 300);
+    assert_eq!(properties["RATE_LIMIT_PER_ADDRESS"]["default"], "30/1m");
+}
