@@ -36,23 +36,25 @@ CREATE TABLE IF NOT EXISTS one_time_codes (
   CONSTRAINT fk_one_time_codes_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
--- Rate limits, shared by every instance: hits per (bucket, subject) for sliding windows, and
--- consecutive password failures per username for the exponential back-off.
-CREATE TABLE IF NOT EXISTS rate_limit_hits (
-  id BIGINT NOT NULL AUTO_INCREMENT,
-  bucket VARCHAR(32) NOT NULL,
+-- Rate limits, shared by every instance: one row per (limit, key) holding a GCRA "theoretical
+-- arrival time" in milliseconds, and the wrong-password back-off per (username, address).
+CREATE TABLE IF NOT EXISTS rate_limits (
+  bucket VARCHAR(64) NOT NULL,
   subject VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
-  hit_at DATETIME NOT NULL,
-  PRIMARY KEY (id),
-  KEY idx_rate_limit_hits_window (bucket, subject, hit_at),
-  KEY idx_rate_limit_hits_hit_at (hit_at)
+  tat_ms BIGINT NOT NULL,
+  PRIMARY KEY (bucket, subject),
+  KEY idx_rate_limits_tat (tat_ms)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
-CREATE TABLE IF NOT EXISTS login_failures (
+CREATE TABLE IF NOT EXISTS password_attempts (
   username VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  address VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   failures INT NOT NULL DEFAULT 0,
-  last_failure_at DATETIME NOT NULL,
-  PRIMARY KEY (username)
+  open_at_ms BIGINT NOT NULL DEFAULT 0,
+  signed_in_ms BIGINT NULL DEFAULT NULL,
+  updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (username, address),
+  KEY idx_password_attempts_updated (updated_ms)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 -- Demo users (passwords in the README). Codes go to these addresses, so register a real

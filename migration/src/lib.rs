@@ -7,6 +7,7 @@ mod m20250101_000002_adopt_legacy_users;
 mod m20250101_000003_create_one_time_codes;
 mod m20250101_000004_create_rate_limits;
 mod m20251125_000005_exact_usernames;
+mod m20251125_000006_rate_limit_buckets;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000003_create_one_time_codes::Migration),
             Box::new(m20250101_000004_create_rate_limits::Migration),
             Box::new(m20251125_000005_exact_usernames::Migration),
+            Box::new(m20251125_000006_rate_limit_buckets::Migration),
         ]
     }
 }

@@ -1,11 +1,11 @@
-//! Rate limits: the rules (sliding windows, exponential back-off for wrong passwords) and the
-//! limiter that applies them to the state kept in the database, shared by every instance.
+//! Rate limits: the rules (N per window, kept as GCRA buckets; an exponential back-off for
+//! wrong passwords) and the limiter that applies them to the state kept in the database,
+//! shared by every instance.
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::store::{self, limits, Db, StoreError};
-use chrono::{DateTime, Utc};
+use crate::store::{limits, Db, StoreError};
 
 /// At most `max` events per `window`, written `30/1m`, `5/1h` or `1/60s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,16 +70,6 @@ pub struct RateLimits {
     pub backoff_cap: Duration,
 }
 
-/// Wait imposed after `failures` consecutive wrong passwords: 2^(n - after) seconds once `n`
-/// reaches `after`, capped.
-pub fn backoff(failures: u32, after: u32, cap: Duration) -> Duration {
-    if after == 0 || failures < after {
-        return Duration::ZERO;
-    }
-    let exponent = (failures - after).min(63);
-    Duration::from_secs(1u64 << exponent).min(cap)
-}
-
 /// A refusal, with how long until trying again can succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
@@ -91,13 +81,21 @@ impl Limited {
     pub fn retry_after_secs(&self) -> u64 {
         self.retry_after.as_secs().max(1)
     }
+
+    fn after_ms(ms: i64) -> Self {
+        let ms = u64::try_from(ms).unwrap_or(0);
+        Self {
+            retry_after: Duration::from_millis(ms.div_ceil(1000) * 1000),
+        }
+    }
 }
 
+/// What each limit counts, as its rows are named.
 #[derive(Debug, Clone, Copy)]
 enum Bucket {
     Address,
     CodeSent,
-    CodeVerify,
+    CodeCheck,
     PasswordFailure,
 }
 
@@ -106,169 +104,181 @@ impl Bucket {
         match self {
             Bucket::Address => "address",
             Bucket::CodeSent => "code_sent",
-            Bucket::CodeVerify => "code_verify",
+            Bucket::CodeCheck => "code_check",
             Bucket::PasswordFailure => "password_failure",
+        }
+    }
+
+    /// One row per limit: `code_sent:5/3600s`.
+    fn row(self, limit: &Limit) -> String {
+        format!("{}:{limit}", self.name())
+    }
+}
+
+impl Limit {
+    fn rate(&self) -> limits::Rate {
+        let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
+        limits::Rate {
+            interval_ms: (window_ms / i64::from(self.max)).max(1),
+            window_ms,
         }
     }
 }
 
-/// Whole seconds, at least one: what `Retry-After` can say.
-fn until(moment: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
-    let seconds = (moment - now).num_seconds().max(1);
-    Duration::from_secs(seconds as u64)
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
+/// A limiter's verdict: allowed, or refused with the wait, or the store failed.
+pub type Checked = Result<Result<(), Limited>, StoreError>;
+
+/// A password try reserved before the hash is checked.
+#[derive(Debug)]
+#[must_use = "a right password must give the try back with `password_succeeded`"]
+pub struct PasswordTry {
+    username: String,
+    address: String,
+    capped: bool,
+}
+
+/// Applies `RateLimits` to the state in the database, which every instance shares. Every
+/// check is one conditional statement; refused requests are not counted.
 #[derive(Clone)]
 pub struct RateLimiter {
     db: Db,
     limits: RateLimits,
 }
 
-pub type Checked = Result<Result<(), Limited>, StoreError>;
+/// One request in this many also deletes a bounded batch of rows no limit needs any more.
+const PRUNE_ONE_IN: u32 = 100;
+const PRUNE_BATCH: u32 = 100;
+/// How long an address that never signed in keeps its password record, and one that did.
+const STRANGER_MEMORY: Duration = Duration::from_secs(24 * 3600);
+const KNOWN_ADDRESS_MEMORY: Duration = Duration::from_secs(90 * 24 * 3600);
 
 impl RateLimiter {
     pub fn new(db: Db, limits: RateLimits) -> Self {
         Self { db, limits }
     }
 
-    /// Counts this request for the address, then refuses it if the window is over its limit.
-    /// Refused requests count too, so hammering does not reopen the window.
+    /// Counts a request to a sign-in operation from `address`.
     pub async fn hit_from_address(&self, address: &str) -> Checked {
-        self.hit(Bucket::Address, address, &self.limits.per_address)
+        self.maybe_prune().await?;
+        self.take(Bucket::Address, address, &self.limits.per_address)
             .await
     }
 
-    /// Counts a code check for the username and refuses it past the hourly cap.
-    pub async fn hit_code_verify(&self, username: &str) -> Checked {
-        self.hit(Bucket::CodeVerify, username, &self.limits.code_verifies)
+    /// Counts a guess at the user's live code; only real guesses come here, so strangers
+    /// without a code to guess at cannot use up the owner's checks.
+    pub async fn take_code_check(&self, username: &str) -> Checked {
+        self.take(Bucket::CodeCheck, username, &self.limits.code_verifies)
             .await
     }
 
-    /// Whether a wrong-password back-off or the failure cap holds the username now.
-    pub async fn password_allowed(&self, username: &str) -> Checked {
-        let now = store::now();
-        if let Some((failures, last)) = limits::failures(&self.db, username).await? {
-            let wait = backoff(failures, self.limits.backoff_after, self.limits.backoff_cap);
-            let open_at = last + wait;
-            if !wait.is_zero() && open_at > now {
-                return Ok(Err(Limited {
-                    retry_after: until(open_at, now),
-                }));
+    /// Takes one code send for the username in every window, or none.
+    pub async fn take_code_send(&self, username: &str) -> Checked {
+        self.take(Bucket::CodeSent, username, &self.limits.code_sends)
+            .await
+    }
+
+    /// Returns a send taken for a code that never left (the mailer failed).
+    pub async fn give_back_code_send(&self, username: &str) -> Result<(), StoreError> {
+        self.give_back(Bucket::CodeSent, username, &self.limits.code_sends)
+            .await
+    }
+
+    /// Reserves a password try before the hash is checked: within the username's cap of
+    /// wrong passwords (which an address the user signed in from before does not pay, so a
+    /// stranger's guesses cannot lock the owner out), and past the back-off of this
+    /// (username, address). Reserved atomically, so racing tries cannot exceed either.
+    pub async fn reserve_password_try(
+        &self,
+        username: &str,
+        address: &str,
+    ) -> Result<Result<PasswordTry, Limited>, StoreError> {
+        let known = limits::known_address(&self.db, username, address).await?;
+        let capped = !known && !self.limits.password_failures.is_empty();
+        if capped {
+            let rules = &self.limits.password_failures;
+            if let Err(limited) = self.take(Bucket::PasswordFailure, username, rules).await? {
+                return Ok(Err(limited));
             }
         }
-        self.within(
-            Bucket::PasswordFailure,
+        let cap_ms = i64::try_from(self.limits.backoff_cap.as_millis()).unwrap_or(i64::MAX);
+        let wait = limits::reserve_password_try(
+            &self.db,
             username,
-            &self.limits.password_failures,
-            now,
+            address,
+            self.limits.backoff_after,
+            cap_ms,
+            now_ms(),
         )
-        .await
+        .await?;
+        if let Some(wait_ms) = wait {
+            if capped {
+                let rules = &self.limits.password_failures;
+                self.give_back(Bucket::PasswordFailure, username, rules)
+                    .await?;
+            }
+            return Ok(Err(Limited::after_ms(wait_ms)));
+        }
+        Ok(Ok(PasswordTry {
+            username: username.to_owned(),
+            address: address.to_owned(),
+            capped,
+        }))
     }
 
-    pub async fn password_failed(&self, username: &str) -> Result<(), StoreError> {
-        let now = store::now();
-        limits::record_failure(&self.db, username, now).await?;
-        if !self.limits.password_failures.is_empty() {
-            limits::record_hit(&self.db, Bucket::PasswordFailure.name(), username, now).await?;
+    /// The reserved try was a right password: it was no failure after all.
+    pub async fn password_succeeded(&self, reserved: PasswordTry) -> Result<(), StoreError> {
+        if reserved.capped {
+            let rules = &self.limits.password_failures;
+            self.give_back(Bucket::PasswordFailure, &reserved.username, rules)
+                .await?;
+        }
+        limits::password_succeeded(&self.db, &reserved.username, &reserved.address, now_ms()).await
+    }
+
+    /// Takes one request from every limit, or from none: a later refusal gives back what the
+    /// earlier limits took.
+    async fn take(&self, bucket: Bucket, key: &str, rules: &[Limit]) -> Checked {
+        let now = now_ms();
+        for (taken, rule) in rules.iter().enumerate() {
+            let refused = limits::take(&self.db, &bucket.row(rule), key, rule.rate(), now).await?;
+            if let Some(wait_ms) = refused {
+                self.give_back(bucket, key, &rules[..taken]).await?;
+                return Ok(Err(Limited::after_ms(wait_ms)));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn give_back(
+        &self,
+        bucket: Bucket,
+        key: &str,
+        rules: &[Limit],
+    ) -> Result<(), StoreError> {
+        for rule in rules {
+            limits::give_back(&self.db, &bucket.row(rule), key, rule.rate()).await?;
         }
         Ok(())
     }
 
-    pub async fn password_succeeded(&self, username: &str) -> Result<(), StoreError> {
-        limits::clear_failures(&self.db, username).await
-    }
-
-    /// Whether another code may be sent to the username now.
-    pub async fn code_send_allowed(&self, username: &str) -> Checked {
-        self.within(
-            Bucket::CodeSent,
-            username,
-            &self.limits.code_sends,
-            store::now(),
-        )
-        .await
-    }
-
-    pub async fn code_sent(&self, username: &str) -> Result<(), StoreError> {
-        if self.limits.code_sends.is_empty() {
+    /// Now and then, a bounded clean-up: cheaper than a scheduled job, works on Lambda too,
+    /// and no request pays for more than `PRUNE_BATCH` rows a table.
+    async fn maybe_prune(&self) -> Result<(), StoreError> {
+        if rand::random_range(0..PRUNE_ONE_IN) != 0 {
             return Ok(());
         }
-        limits::record_hit(&self.db, Bucket::CodeSent.name(), username, store::now()).await
-    }
-
-    async fn hit(&self, bucket: Bucket, subject: &str, rules: &[Limit]) -> Checked {
-        if rules.is_empty() {
-            return Ok(Ok(()));
-        }
-        let now = store::now();
-        limits::record_hit(&self.db, bucket.name(), subject, now).await?;
-        self.maybe_prune(now).await?;
-        // The hit just recorded is in the window: allow while the count stays within max.
-        self.over(bucket, subject, rules, now, 1).await
-    }
-
-    async fn within(
-        &self,
-        bucket: Bucket,
-        subject: &str,
-        rules: &[Limit],
-        now: DateTime<Utc>,
-    ) -> Checked {
-        self.over(bucket, subject, rules, now, 0).await
-    }
-
-    /// Refuses when `count - slack >= max` in any window (`slack` 1 when the current request is
-    /// already counted), telling when the oldest hit that matters leaves the window.
-    async fn over(
-        &self,
-        bucket: Bucket,
-        subject: &str,
-        rules: &[Limit],
-        now: DateTime<Utc>,
-        slack: u64,
-    ) -> Checked {
-        let mut wait: Option<Duration> = None;
-        for rule in rules {
-            let since = now - rule.window;
-            let max = u64::from(rule.max);
-            let (count, _) = limits::hits_since(&self.db, bucket.name(), subject, since, 0).await?;
-            if count < max + slack {
-                continue;
-            }
-            // Room for one more request means at most max - 1 hits left in the window: the
-            // (count - max)-th oldest hit (0-based) is the last that must age out.
-            let nth = count - max;
-            let (_, freed_by) =
-                limits::hits_since(&self.db, bucket.name(), subject, since, nth).await?;
-            let retry = freed_by.map_or(rule.window, |at| until(at + rule.window, now));
-            wait = Some(wait.map_or(retry, |w| w.max(retry)));
-        }
-        Ok(match wait {
-            Some(retry_after) => Err(Limited { retry_after }),
-            None => Ok(()),
-        })
-    }
-
-    /// Now and then, drop hits no window can see any more; cheaper than a scheduled job and
-    /// enough to keep the table small.
-    async fn maybe_prune(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
-        if rand::random_range(0..100) != 0 {
-            return Ok(());
-        }
-        let longest = [
-            &self.limits.per_address,
-            &self.limits.code_sends,
-            &self.limits.code_verifies,
-            &self.limits.password_failures,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|l| l.window)
-        .max()
-        .unwrap_or_default();
-        limits::prune_hits(&self.db, now - longest)
-            .await
-            .map(|_| ())
+        let now = now_ms();
+        let ago = |d: Duration| now - i64::try_from(d.as_millis()).unwrap_or(0);
+        let stale = limits::Staleness {
+            strangers_before_ms: ago(STRANGER_MEMORY),
+            known_before_ms: ago(KNOWN_ADDRESS_MEMORY),
+        };
+        limits::prune(&self.db, now, stale, PRUNE_BATCH).await?;
+        Ok(())
     }
 }
 
@@ -293,14 +303,5 @@ mod tests {
         for bad in ["", "30", "30/", "x/1m", "30/1d", "0/1m", "30/0s", "-1/1m"] {
             assert!(bad.parse::<Limit>().is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn backoff_doubles_from_the_fifth_failure_and_is_capped() {
-        let cap = Duration::from_secs(900);
-        let secs = |n| backoff(n, 5, cap).as_secs();
-        assert_eq!([secs(0), secs(4)], [0, 0]);
-        assert_eq!([secs(5), secs(6), secs(7), secs(10)], [1, 2, 4, 32]);
-        assert_eq!([secs(15), secs(40), secs(u32::MAX)], [900, 900, 900]);
     }
 }

@@ -104,7 +104,12 @@ impl AuthService {
         let hash = self.passwords.hash(password).await?;
         match users::insert(&self.db, username.as_ref(), &hash).await {
             Ok(id) => {
-                tracing::info!(user_id = id, "user registered");
+                tracing::info!(
+                    event = "registered",
+                    client,
+                    user_id = id,
+                    "user registered"
+                );
                 Ok(())
             }
             Err(users::InsertUserError::UsernameTaken) => Err(AuthError::UsernameTaken),
@@ -120,8 +125,13 @@ impl AuthService {
         password: &LoginPassword,
     ) -> Result<(), AuthError> {
         allowed(self.limiter.hit_from_address(client).await)?;
-        // Keyed by the name asked for, known or not, so a limit reveals nothing.
-        allowed(self.limiter.password_allowed(username.as_ref()).await)?;
+        // Keyed by the name asked for, known or not, so a limit reveals nothing; reserved
+        // before the hash so that parallel guesses cannot all slip past the back-off.
+        let reserved = self
+            .limiter
+            .reserve_password_try(username.as_ref(), client)
+            .await?
+            .map_err(|limited| limited_event(client, "password", limited))?;
         let user = users::find_by_username(&self.db, username.as_ref()).await?;
         let stored = user.as_ref().map(|u| u.stored_password.as_str());
         let verdict = self.passwords.verify(password, stored).await?;
@@ -134,15 +144,19 @@ impl AuthService {
                 user
             }
             _ => {
-                self.limiter.password_failed(username.as_ref()).await?;
+                tracing::info!(event = "wrong_password", client, "wrong password");
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.limiter.password_succeeded(username.as_ref()).await?;
-        allowed(self.limiter.code_send_allowed(username.as_ref()).await)?;
-
+        self.limiter.password_succeeded(reserved).await?;
         // The code goes to the address on the account, never to the string the request typed.
         let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCredentials)?;
+        if let Err(limited) = self.limiter.take_code_send(to.as_ref()).await? {
+            // A 429 here would tell a guesser the password was right. The code sent moments
+            // ago is still the live one; this answer is the same as for a send.
+            limited_event(client, "code_send", limited);
+            return Ok(());
+        }
         let code = OneTimeCode::generate();
         let code_hash = self.codes.hash(user.id, &code);
         let expires_at = store::now() + self.code_policy.ttl;
@@ -154,12 +168,17 @@ impl AuthService {
             valid_for: self.code_policy.ttl,
         };
         if let Err(err) = self.mailer.send_code(&message).await {
-            // A code nobody received must not stay valid.
+            // A code nobody received must not stay valid, nor count as sent.
             codes::discard(&self.db, user.id, &code_hash).await?;
+            self.limiter.give_back_code_send(&user.username).await?;
             return Err(err.into());
         }
-        self.limiter.code_sent(username.as_ref()).await?;
-        tracing::info!(user_id = user.id, "sign-in code sent");
+        tracing::info!(
+            event = "code_sent",
+            client,
+            user_id = user.id,
+            "sign-in code sent"
+        );
         Ok(())
     }
 
@@ -171,25 +190,36 @@ impl AuthService {
         code: &OneTimeCode,
     ) -> Result<SessionToken, AuthError> {
         allowed(self.limiter.hit_from_address(client).await)?;
-        allowed(self.limiter.hit_code_verify(username.as_ref()).await)?;
         let user = users::find_by_username(&self.db, username.as_ref())
             .await?
             .ok_or(AuthError::InvalidCode)?;
-        let stored = codes::pending_hash(&self.db, user.id)
+        // Only a guess at a live code counts against the username: a stranger typing codes
+        // for a name with none pending costs its owner nothing.
+        let stored = codes::live_hash(&self.db, user.id, self.code_policy.max_attempts)
             .await?
             .ok_or(AuthError::InvalidCode)?;
+        allowed_for(
+            client,
+            "code_check",
+            self.limiter.take_code_check(&user.username).await,
+        )?;
         if !codes::record_attempt(&self.db, user.id, &stored, self.code_policy.max_attempts).await?
         {
             return Err(AuthError::InvalidCode);
         }
         if !self.codes.verify(user.id, code, &stored) {
-            tracing::info!(user_id = user.id, "wrong sign-in code");
+            tracing::info!(
+                event = "wrong_code",
+                client,
+                user_id = user.id,
+                "wrong sign-in code"
+            );
             return Err(AuthError::InvalidCode);
         }
         if !codes::consume(&self.db, user.id, &stored).await? {
             return Err(AuthError::InvalidCode);
         }
-        tracing::info!(user_id = user.id, "signed in");
+        tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
         Ok(self.tokens.issue(&user.username)?)
     }
 
@@ -210,7 +240,23 @@ impl AuthService {
     }
 }
 
-/// A limiter's verdict as the service's error.
+/// A per-address verdict as the service's error.
 fn allowed(checked: Checked) -> Result<(), AuthError> {
     checked?.map_err(AuthError::RateLimited)
+}
+
+/// A per-username verdict as the service's error, logged as a security event.
+fn allowed_for(client: &str, limit: &'static str, checked: Checked) -> Result<(), AuthError> {
+    checked?.map_err(|limited| limited_event(client, limit, limited))
+}
+
+fn limited_event(client: &str, limit: &'static str, limited: Limited) -> AuthError {
+    tracing::info!(
+        event = "limited",
+        client,
+        limit,
+        retry_after = limited.retry_after_secs(),
+        "rate limited"
+    );
+    AuthError::RateLimited(limited)
 }

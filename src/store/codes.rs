@@ -41,14 +41,17 @@ pub async fn replace(
     Ok(())
 }
 
-/// The hash of the user's code if one is waiting to be used.
-pub async fn pending_hash(
+/// The hash of the user's code if it is live: unused, unexpired, with tries left.
+pub async fn live_hash(
     db: &DatabaseConnection,
     user_id: i32,
+    max_attempts: u32,
 ) -> Result<Option<String>, StoreError> {
     Ok(Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::ConsumedAt.is_null())
+        .filter(Column::Attempts.lt(max_attempts))
+        .filter(Column::ExpiresAt.gt(now()))
         .one(db)
         .await?
         .map(|row| row.code_hash))

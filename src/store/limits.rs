@@ -1,105 +1,291 @@
-//! Rate-limit state: hit logs for sliding windows and consecutive password failures.
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+//! Rate-limit state: one row per (limit, key), each check decided by one conditional statement.
+//!
+//! `rate_limits` keeps a GCRA "theoretical arrival time" (`tat_ms`) per limit and key: a request
+//! is allowed when pushing the TAT one emission interval further keeps it within the window
+//! of now. `password_attempts` keeps consecutive wrong passwords per (username, address) and the
+//! moment the next try may start. Both are written by conditional `UPDATE`s whose `WHERE` is the
+//! rule, so racing requests cannot both pass a full bucket; a row that does not exist yet is
+//! seeded with `INSERT IGNORE` and the update runs again.
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 
 use super::StoreError;
-use crate::entity::{login_failures, rate_limit_hits};
 
-pub async fn record_hit(
+/// GCRA parameters of one limit, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    /// Time one request "costs": the window divided by the number it allows.
+    pub interval_ms: i64,
+    pub window_ms: i64,
+}
+
+fn statement(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(db.get_database_backend(), sql, values)
+}
+
+fn greatest(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => "MAX",
+        _ => "GREATEST",
+    }
+}
+
+fn insert_ignore(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => "INSERT OR IGNORE",
+        _ => "INSERT IGNORE",
+    }
+}
+
+/// Runs `update`; when it touched nothing because the row is missing, seeds the row and runs it
+/// once more. The answer is whether the update applied.
+async fn update_or_seed(
+    db: &DatabaseConnection,
+    update: Statement,
+    seed: Statement,
+) -> Result<bool, StoreError> {
+    if db.execute(update.clone()).await?.rows_affected() == 1 {
+        return Ok(true);
+    }
+    if db.execute(seed).await?.rows_affected() == 0 {
+        // The row was there: the update's condition said no. Ask once more in case a racing
+        // request seeded it between our two statements.
+        return Ok(db.execute(update).await?.rows_affected() == 1);
+    }
+    Ok(db.execute(update).await?.rows_affected() == 1)
+}
+
+/// Takes one request's worth from the bucket if it has room. `Ok(None)` when allowed;
+/// `Ok(Some(ms))` when refused, with how long until one request fits.
+pub async fn take(
     db: &DatabaseConnection,
     bucket: &str,
-    subject: &str,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let hit = rate_limit_hits::ActiveModel {
-        bucket: Set(bucket.to_owned()),
-        subject: Set(subject.to_owned()),
-        hit_at: Set(at),
-        ..Default::default()
-    };
-    rate_limit_hits::Entity::insert(hit)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    key: &str,
+    rate: Rate,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let next = format!("{}(tat_ms, ?) + ?", greatest(db));
+    let update = statement(
+        db,
+        &format!(
+            "UPDATE rate_limits SET tat_ms = {next} \
+             WHERE bucket = ? AND subject = ? AND {next} <= ?"
+        ),
+        vec![
+            now_ms.into(),
+            rate.interval_ms.into(),
+            bucket.into(),
+            key.into(),
+            now_ms.into(),
+            rate.interval_ms.into(),
+            (now_ms + rate.window_ms).into(),
+        ],
+    );
+    let seed = statement(
+        db,
+        &format!(
+            "{} INTO rate_limits (bucket, subject, tat_ms) VALUES (?, ?, 0)",
+            insert_ignore(db)
+        ),
+        vec![bucket.into(), key.into()],
+    );
+    if update_or_seed(db, update, seed).await? {
+        return Ok(None);
+    }
+    let tat: Option<i64> = db
+        .query_one(statement(
+            db,
+            "SELECT tat_ms FROM rate_limits WHERE bucket = ? AND subject = ?",
+            vec![bucket.into(), key.into()],
+        ))
+        .await?
+        .map(|row| row.try_get("", "tat_ms"))
+        .transpose()?;
+    let tat = tat.unwrap_or(now_ms);
+    Ok(Some(
+        (tat + rate.interval_ms - rate.window_ms - now_ms).max(0),
+    ))
 }
 
-/// How many hits the subject has in the bucket since `since`, and the `nth` oldest of them
-/// (0-based), which is the one whose ageing out frees a place.
-pub async fn hits_since(
+/// Gives back what `take` took, for a request that did not go ahead after all.
+pub async fn give_back(
     db: &DatabaseConnection,
     bucket: &str,
-    subject: &str,
-    since: DateTime<Utc>,
-    nth: u64,
-) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
-    use rate_limit_hits::Column;
-    let in_window = || {
-        rate_limit_hits::Entity::find()
-            .filter(Column::Bucket.eq(bucket))
-            .filter(Column::Subject.eq(subject))
-            .filter(Column::HitAt.gt(since))
-    };
-    let count = in_window().count(db).await?;
-    let freed_by = in_window()
-        .order_by_asc(Column::HitAt)
-        .offset(nth)
-        .one(db)
-        .await?
-        .map(|hit| hit.hit_at);
-    Ok((count, freed_by))
-}
-
-/// Forgets hits older than any window needs.
-pub async fn prune_hits(db: &DatabaseConnection, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    Ok(rate_limit_hits::Entity::delete_many()
-        .filter(rate_limit_hits::Column::HitAt.lt(before))
-        .exec(db)
-        .await?
-        .rows_affected)
-}
-
-/// Consecutive failures and the time of the last, if the username has any.
-pub async fn failures(
-    db: &DatabaseConnection,
-    username: &str,
-) -> Result<Option<(u32, DateTime<Utc>)>, StoreError> {
-    Ok(login_failures::Entity::find_by_id(username.to_owned())
-        .one(db)
-        .await?
-        .map(|row| (row.failures.max(0) as u32, row.last_failure_at)))
-}
-
-/// One more consecutive failure, counted in a single statement so racing requests add up.
-pub async fn record_failure(
-    db: &DatabaseConnection,
-    username: &str,
-    at: DateTime<Utc>,
+    key: &str,
+    rate: Rate,
 ) -> Result<(), StoreError> {
-    use login_failures::Column;
-    let row = login_failures::ActiveModel {
-        username: Set(username.to_owned()),
-        failures: Set(1),
-        last_failure_at: Set(at),
-    };
-    login_failures::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(Column::Username)
-                .value(Column::Failures, Expr::col(Column::Failures).add(1))
-                .value(Column::LastFailureAt, Expr::value(at))
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    db.execute(statement(
+        db,
+        "UPDATE rate_limits SET tat_ms = tat_ms - ? WHERE bucket = ? AND subject = ?",
+        vec![rate.interval_ms.into(), bucket.into(), key.into()],
+    ))
+    .await?;
     Ok(())
 }
 
-pub async fn clear_failures(db: &DatabaseConnection, username: &str) -> Result<(), StoreError> {
-    login_failures::Entity::delete_by_id(username.to_owned())
-        .exec(db)
-        .await?;
+/// When the next try may start after this one fails, as SQL over the column `failures` (the
+/// count before this try): `2^(n - after)` seconds after the `n`-th consecutive failure from
+/// the `after`-th on, capped; before that, at once (0, not "now": requests racing with
+/// clocks a millisecond apart must not refuse each other). A shift, because SQLite has no
+/// power function.
+fn open_at_sql(db: &DatabaseConnection, after: u32, cap_ms: i64) -> String {
+    if after == 0 {
+        return "0".to_owned();
+    }
+    let least = match db.get_database_backend() {
+        DatabaseBackend::Sqlite => "MIN",
+        _ => "LEAST",
+    };
+    // 2^20 s is far past any cap worth setting; stopping there keeps the shift in range.
+    format!(
+        "(CASE WHEN failures + 1 < {after} THEN 0 \
+         WHEN failures + 1 - {after} >= 20 THEN ? + {cap_ms} \
+         ELSE ? + {least}((1 << (failures + 1 - {after})) * 1000, {cap_ms}) END)"
+    )
+}
+
+/// Reserves one password try for (username, address) if its back-off has run out: counts it
+/// as a failure and starts the back-off the failure would earn, before the hash is checked,
+/// so parallel tries cannot all slip through. `Ok(None)` when reserved; `Ok(Some(ms))` to wait.
+pub async fn reserve_password_try(
+    db: &DatabaseConnection,
+    username: &str,
+    address: &str,
+    backoff_after: u32,
+    backoff_cap_ms: i64,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let open_at = open_at_sql(db, backoff_after, backoff_cap_ms);
+    let mut values: Vec<Value> = match backoff_after {
+        0 => vec![],
+        _ => vec![now_ms.into(), now_ms.into()],
+    };
+    values.extend([
+        now_ms.into(),
+        username.into(),
+        address.into(),
+        now_ms.into(),
+    ]);
+    // MySQL assigns left to right, each assignment seeing the ones before: open_at first.
+    let update = statement(
+        db,
+        &format!(
+            "UPDATE password_attempts SET open_at_ms = {open_at}, \
+             failures = failures + 1, updated_ms = ? \
+             WHERE username = ? AND address = ? AND open_at_ms <= ?"
+        ),
+        values,
+    );
+    let seed = statement(
+        db,
+        &format!(
+            "{} INTO password_attempts (username, address, failures, open_at_ms, updated_ms) \
+             VALUES (?, ?, 0, 0, ?)",
+            insert_ignore(db)
+        ),
+        vec![username.into(), address.into(), now_ms.into()],
+    );
+    if update_or_seed(db, update, seed).await? {
+        return Ok(None);
+    }
+    let open_at: Option<i64> = db
+        .query_one(statement(
+            db,
+            "SELECT open_at_ms FROM password_attempts WHERE username = ? AND address = ?",
+            vec![username.into(), address.into()],
+        ))
+        .await?
+        .map(|row| row.try_get("", "open_at_ms"))
+        .transpose()?;
+    Ok(Some((open_at.unwrap_or(now_ms) - now_ms).max(0)))
+}
+
+/// A right password from `address`: the failures are forgiven and the address is remembered as
+/// one the user signs in from.
+pub async fn password_succeeded(
+    db: &DatabaseConnection,
+    username: &str,
+    address: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    db.execute(statement(
+        db,
+        "UPDATE password_attempts SET failures = 0, open_at_ms = 0, signed_in_ms = ?, \
+         updated_ms = ? WHERE username = ? AND address = ?",
+        vec![
+            now_ms.into(),
+            now_ms.into(),
+            username.into(),
+            address.into(),
+        ],
+    ))
+    .await?;
     Ok(())
+}
+
+/// Whether the user has signed in from `address` before.
+pub async fn known_address(
+    db: &DatabaseConnection,
+    username: &str,
+    address: &str,
+) -> Result<bool, StoreError> {
+    Ok(db
+        .query_one(statement(
+            db,
+            "SELECT 1 AS known FROM password_attempts \
+             WHERE username = ? AND address = ? AND signed_in_ms IS NOT NULL",
+            vec![username.into(), address.into()],
+        ))
+        .await?
+        .is_some())
+}
+
+/// When password records may go: those of addresses that never signed in once idle since
+/// `strangers_before_ms`, the others once idle since `known_before_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct Staleness {
+    pub strangers_before_ms: i64,
+    pub known_before_ms: i64,
+}
+
+/// Deletes at most `batch` rows of each table that no limit needs any more: buckets that are
+/// full again, and idle password records out of back-off. Bounded, so no request pays for a
+/// large delete; returns how many rows went.
+pub async fn prune(
+    db: &DatabaseConnection,
+    now_ms: i64,
+    stale: Staleness,
+    batch: u32,
+) -> Result<u64, StoreError> {
+    let bounded = |table: &str, condition: &str| match db.get_database_backend() {
+        DatabaseBackend::Sqlite => format!(
+            "DELETE FROM {table} WHERE rowid IN \
+             (SELECT rowid FROM {table} WHERE {condition} LIMIT {batch})"
+        ),
+        _ => format!("DELETE FROM {table} WHERE {condition} LIMIT {batch}"),
+    };
+    let buckets = db
+        .execute(statement(
+            db,
+            &bounded("rate_limits", "tat_ms < ?"),
+            vec![now_ms.into()],
+        ))
+        .await?
+        .rows_affected();
+    let attempts = db
+        .execute(statement(
+            db,
+            &bounded(
+                "password_attempts",
+                "open_at_ms < ? AND (updated_ms < ? \
+                 OR (signed_in_ms IS NULL AND updated_ms < ?))",
+            ),
+            vec![
+                now_ms.into(),
+                stale.known_before_ms.into(),
+                stale.strangers_before_ms.into(),
+            ],
+        ))
+        .await?
+        .rows_affected();
+    Ok(buckets + attempts)
 }

@@ -72,25 +72,25 @@ async fn forwarded_for_is_believed_only_when_trusted() {
 }
 
 #[tokio::test]
-async fn codes_sent_per_username_are_limited_in_every_window() {
+async fn codes_sent_per_username_are_limited_in_every_window_without_telling_a_guesser() {
     let app = app_with_limits(&[("RATE_LIMIT_CODE_SENDS", "1/2s,2/1h")]).await;
     let email = unique_email();
     app.register_and_login(&email).await;
     let first = app.code_for(&email);
-    let wait = assert_limited(app.login(&email, PASSWORD).await).await;
-    assert!(wait <= 2, "{wait}");
-    // No new code was made: the first still works after the refusal.
+    // A right password while the send limit holds answers exactly like a send (a 429 would
+    // confirm the guess) and sends nothing: the code sent moments ago stays the live one.
+    assert_answer(app.login(&email, PASSWORD).await, 200, "OTP sent to email").await;
     assert_eq!(app.mailer().messages_to(&email).len(), 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_status(app.login(&email, PASSWORD).await, 200).await;
+    assert_eq!(app.mailer().messages_to(&email).len(), 2);
+    let second = app.code_for(&email);
+    assert_ne!(second, first, "the second send replaced the code");
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let wait = assert_limited(app.login(&email, PASSWORD).await).await;
-    assert!(wait > 3000, "the hourly window holds: {wait}");
-    assert_ne!(
-        app.code_for(&email),
-        first,
-        "the second send replaced the code"
-    );
+    // The hourly window holds, and the refused send took nothing from the two-second one.
+    assert_answer(app.login(&email, PASSWORD).await, 200, "OTP sent to email").await;
+    assert_eq!(app.mailer().messages_to(&email).len(), 2);
+    assert_status(app.verify(&email, &second).await, 200).await;
 }
 
 #[tokio::test]
@@ -133,27 +133,32 @@ async fn wrong_passwords_per_hour_are_capped_whatever_the_backoff() {
     for _ in 0..3 {
         assert_status(app.login(&email, "wrong password").await, 401).await;
     }
+    // 3 an hour: the next try fits once a third of the hour has passed.
     let wait = assert_limited(app.login(&email, PASSWORD).await).await;
-    assert!(wait > 3000, "{wait}");
+    assert!((1000..=1200).contains(&wait), "{wait}");
 }
 
 #[tokio::test]
-async fn code_checks_per_username_are_capped() {
+async fn code_checks_per_username_are_capped_counting_only_guesses_at_a_live_code() {
     let app = app_with_limits(&[("RATE_LIMIT_CODE_VERIFIES", "2/1h")]).await;
     let email = unique_email();
-    app.register_and_login(&email).await;
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    // With no code pending there is nothing to guess: these cost the owner nothing.
+    for _ in 0..5 {
+        assert_status(app.verify(&email, "000000").await, 401).await;
+    }
+    assert_status(app.login(&email, PASSWORD).await, 200).await;
     let code = app.code_for(&email);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     for _ in 0..2 {
         assert_status(app.verify(&email, &wrong).await, 401).await;
     }
     assert_limited(app.verify(&email, &code).await).await;
-    // Unknown usernames are counted the same way.
+    // Unknown usernames have no code to guess at: always the same 401, never a 429.
     let stranger = unique_email();
-    for _ in 0..2 {
+    for _ in 0..4 {
         assert_status(app.verify(&stranger, &wrong).await, 401).await;
     }
-    assert_limited(app.verify(&stranger, &code).await).await;
 }
 
 #[tokio::test]
@@ -185,4 +190,120 @@ async fn a_cross_origin_page_can_read_retry_after() {
         .unwrap();
     assert!(exposed.contains("retry-after"), "{exposed}");
     assert_limited(limited).await;
+}
+
+/// A request from `address` (the app must trust `X-Forwarded-For`).
+async fn post_from(app: &TestApp, address: &str, path: &str, body: Value) -> Response {
+    app.client
+        .post(app.url(path))
+        .header("x-forwarded-for", address)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_owner_out_of_signing_in() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        // The default per-username limits; the per-address one is off so the stranger's
+        // requests all reach the per-username rules.
+        let app = test_app()
+            .on(backend)
+            .env(&[
+                ("TRUST_FORWARDED_FOR", "true"),
+                ("RATE_LIMIT_CODE_VERIFIES", "10/1h"),
+                ("RATE_LIMIT_PASSWORD_FAILURES", "100/1h"),
+                ("PASSWORD_BACKOFF_AFTER", "5"),
+            ])
+            .spawn()
+            .await;
+        let (owner, stranger) = ("198.51.100.7", "203.0.113.66");
+        let email = unique_email();
+        assert_status(app.register(&email, PASSWORD).await, 201).await;
+        for _ in 0..10 {
+            let guess = serde_json::json!({"username": email, "code": "000000"});
+            assert_status(post_from(&app, stranger, "/verify", guess).await, 401).await;
+        }
+        for _ in 0..25 {
+            let guess = serde_json::json!({"username": email, "password": "not the password"});
+            let status = post_from(&app, stranger, "/login", guess).await.status();
+            assert!(status == 401 || status == 429, "{status}");
+        }
+        let login = serde_json::json!({"username": email, "password": PASSWORD});
+        assert_status(post_from(&app, owner, "/login", login).await, 200).await;
+        let code = serde_json::json!({"username": email, "code": app.code_for(&email)});
+        assert_status(post_from(&app, owner, "/verify", code).await, 200).await;
+    }
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_record_no_more_tries_than_the_limit() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let app = test_app()
+            .on(backend)
+            .env(&[("RATE_LIMIT_PASSWORD_FAILURES", "3/1h")])
+            .spawn()
+            .await;
+        let email = unique_email();
+        assert_status(app.register(&email, PASSWORD).await, 201).await;
+        let tries = (0..25).map(|_| app.login(&email, "not the password"));
+        let statuses: Vec<u16> = futures::future::join_all(tries)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        let wrong = statuses.iter().filter(|s| **s == 401).count();
+        let limited = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!((wrong, limited), (3, 22), "{backend:?}: {statuses:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_address_the_owner_signed_in_from_passes_the_username_cap() {
+    let app = test_app()
+        .env(&[
+            ("TRUST_FORWARDED_FOR", "true"),
+            ("RATE_LIMIT_PASSWORD_FAILURES", "2/1h"),
+        ])
+        .spawn()
+        .await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    let login = |password: &str| serde_json::json!({"username": email, "password": password});
+    let (home, stranger, elsewhere) = ("198.51.100.7", "203.0.113.66", "192.0.2.1");
+    assert_status(post_from(&app, home, "/login", login(PASSWORD)).await, 200).await;
+    for _ in 0..2 {
+        assert_status(
+            post_from(&app, stranger, "/login", login("nope")).await,
+            401,
+        )
+        .await;
+    }
+    // The cap now holds for new addresses, the stranger's and the owner's alike…
+    assert_limited(post_from(&app, elsewhere, "/login", login(PASSWORD)).await).await;
+    // …but not from where the owner signed in before.
+    assert_status(post_from(&app, home, "/login", login(PASSWORD)).await, 200).await;
+}
+
+#[tokio::test]
+async fn the_limiter_keeps_one_row_per_limit_and_key_however_many_requests() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let app = test_app()
+            .on(backend)
+            .env(&[
+                ("TRUST_FORWARDED_FOR", "true"),
+                ("RATE_LIMIT_PER_ADDRESS", "1000/1m,5000/1h"),
+            ])
+            .spawn()
+            .await;
+        for address in ["198.51.100.1", "198.51.100.2"] {
+            for _ in 0..30 {
+                let body = serde_json::json!({"username": unique_email(), "code": "123456"});
+                assert_status(post_from(&app, address, "/verify", body).await, 401).await;
+            }
+        }
+        // Two addresses, two limits each: four rows after sixty requests.
+        assert_eq!(app.count_rows("rate_limits").await, 4, "{backend:?}");
+    }
 }
