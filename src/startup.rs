@@ -1,10 +1,12 @@
 //! Wiring the app from settings: the database, the keys, the mailer and the HTTP app.
 //! `build_app` is the one endpoint served by the local server, by Lambda, and by the tests;
 //! `api::openapi_service` feeds the spec export.
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use migration::{Migrator, MigratorTrait};
+use migration::{MigrationStatus, Migrator, MigratorTrait};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server};
 
@@ -29,16 +31,39 @@ async fn connect(database: &DatabaseSettings, lazy: bool) -> anyhow::Result<Db> 
     Ok(db)
 }
 
-/// `otp-login migrate`: applies every pending migration, whatever `RUN_MIGRATIONS` says.
-pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let database = DatabaseSettings {
-        max_connections: 1,
-        run_migrations: true,
-        ..settings.database.clone()
-    };
-    connect(&database, false).await?;
-    tracing::info!("migrations applied");
-    Ok(())
+/// What `otp-login migrate` does to the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrate {
+    Up { steps: Option<u32> },
+    Down { steps: u32 },
+    Status,
+    Fresh,
+}
+
+/// Runs `what` against the configured database, whatever `RUN_MIGRATIONS` says, and answers
+/// every migration's name and whether it is applied.
+pub async fn migrate(settings: &Settings, what: Migrate) -> anyhow::Result<Vec<(String, bool)>> {
+    let db = store::connect(&settings.database.url, 1, false)
+        .await
+        .context("could not connect to the database")?;
+    match what {
+        Migrate::Up { steps } => Migrator::up(&db, steps).await,
+        Migrate::Down { steps } => Migrator::down(&db, Some(steps)).await,
+        Migrate::Fresh => Migrator::fresh(&db).await,
+        Migrate::Status => Ok(()),
+    }
+    .context("migration failed")?;
+    let status = Migrator::get_migration_with_status(&db)
+        .await
+        .context("could not read the applied migrations")?
+        .iter()
+        .map(|m| {
+            let applied = matches!(m.status(), MigrationStatus::Applied);
+            (m.name().to_owned(), applied)
+        })
+        .collect();
+    db.close().await.context("could not close the database")?;
+    Ok(status)
 }
 
 /// Connects to the database (applying migrations when configured) and assembles the sign-in
@@ -100,10 +125,17 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
     middleware::guarded(app, &settings.cors)
 }
 
+/// How long requests in flight may take to finish once a shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// A connection that sends nothing for this long is closed (a slow or idle client must not
+/// hold a connection open forever).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A local HTTP server bound to its port, ready to run.
 pub struct Application {
     acceptor: TcpAcceptor,
     app: poem::endpoint::BoxEndpoint<'static, Response>,
+    auth: AuthService,
     port: u16,
 }
 
@@ -123,7 +155,8 @@ impl Application {
             .context("listener has no socket address")?;
         Ok(Self {
             acceptor,
-            app: build_app(auth, settings).boxed(),
+            app: build_app(auth.clone(), settings).boxed(),
+            auth,
             port,
         })
     }
@@ -132,9 +165,48 @@ impl Application {
         self.port
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor).run(self.app).await
+    /// Serves until SIGTERM or Ctrl-C, then stops gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
     }
+
+    /// Serves until `stop` completes; then stops accepting, lets the requests in flight finish
+    /// (for at most `SHUTDOWN_GRACE`) and closes the database pool.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(IDLE_TIMEOUT)
+            .run_with_graceful_shutdown(self.app, stop, Some(SHUTDOWN_GRACE))
+            .await?;
+        self.auth.close().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// SIGTERM (what Lambda, systemd and container runtimes send) or Ctrl-C.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
 }
 
 /// Runs the service where the environment says: Lambda events, or a local TCP server.

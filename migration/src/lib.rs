@@ -1,6 +1,7 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
 //! exists), the table of one-time sign-in codes, the rate-limit state, and exact usernames.
 pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::MigrationStatus;
 
 mod m20250101_000001_create_users;
 mod m20250101_000002_adopt_legacy_users;

@@ -1,14 +1,16 @@
-//! What every request passes through, whatever operation answers it: the body limit, the 405
-//! `Allow` header, CORS, panics caught, every failure as JSON, and the static pages beside
-//! the API.
+//! What every request passes through, whatever operation answers it: a request id and its log
+//! line, the body limit, the 405 `Allow` header, CORS, panics caught, every failure as JSON,
+//! and the static pages beside the API.
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use poem::endpoint::StaticFilesEndpoint;
 use poem::error::NotFoundError;
+use poem::http::HeaderValue;
 use poem::http::Method;
-use poem::middleware::{CatchPanic, Cors, Tracing};
-use poem::{Endpoint, EndpointExt, Request, Response};
+use poem::middleware::{CatchPanic, Cors};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
+use tracing::Instrument;
 
 use super::{json_error, panic_response};
 use crate::config::CorsSettings;
@@ -17,7 +19,7 @@ use crate::config::CorsSettings;
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// What every request passes through, whatever answers it: a body limit, panics caught, every
-/// error as JSON with the CORS headers, and a request log line.
+/// error as JSON with the CORS headers, and a request id on the answer and every log line.
 pub fn guarded(
     app: impl Endpoint + 'static,
     cors_settings: &CorsSettings,
@@ -29,7 +31,59 @@ pub fn guarded(
         .with_if(cors_settings.enabled, cors(&cors_settings.allowed_origins))
         // …and CORS's own refusals (a foreign origin's preflight) are answered as JSON too.
         .catch_all_error(json_error)
-        .with(Tracing)
+        .around(with_request_id)
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// The id a request is known by in the logs: a well-formed incoming `X-Request-Id` (a proxy's
+/// or the client's), the Lambda invocation's id, or a new random one.
+fn request_id(req: &Request) -> String {
+    let incoming = req
+        .header(REQUEST_ID)
+        .filter(|id| {
+            (1..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(str::to_owned);
+    let lambda = || {
+        req.extensions()
+            .get::<poem_lambda::Context>()
+            .map(|context| context.request_id.clone())
+    };
+    incoming.or_else(lambda).unwrap_or_else(|| {
+        let bytes: [u8; 16] = rand::random();
+        hex::encode(bytes)
+    })
+}
+
+/// Runs the request inside a span carrying its id (so every line it logs names it), logs one
+/// line when it is answered, and returns the id as `X-Request-Id`.
+async fn with_request_id<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    let id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    async move {
+        let started = std::time::Instant::now();
+        let mut response = next.call(req).await?.into_response();
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "answered"
+        );
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        Ok(response)
+    }
+    .instrument(span)
+    .await
 }
 
 /// The methods each path of the spec serves, as an `Allow` header value.
@@ -89,9 +143,10 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result
 fn cors(allowed_origins: &[String]) -> Cors {
     let cors = Cors::new()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(["content-type", "authorization"])
-        // Pages on another origin must be able to read how long a 429 asks them to wait.
-        .expose_headers(["retry-after"])
+        .allow_headers(["content-type", "authorization", REQUEST_ID])
+        // Pages on another origin must be able to read how long a 429 asks them to wait, and
+        // the id to quote when they report a problem.
+        .expose_headers(["retry-after", REQUEST_ID])
         .max_age(600);
     // No origin listed means any origin.
     allowed_origins

@@ -235,6 +235,11 @@ impl AuthService {
         }
     }
 
+    /// Closes the database pool once the requests in flight are done.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        store::close(&self.db).await
+    }
+
     pub async fn database_ready(&self) -> Result<(), StoreError> {
         store::ping(&self.db).await
     }

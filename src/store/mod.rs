@@ -53,6 +53,12 @@ pub async fn connect(
     Ok(Database::connect(options).await?)
 }
 
+/// Closes every connection of the pool (a clone of it shares the pool).
+pub async fn close(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.clone().close().await?;
+    Ok(())
+}
+
 /// Whether the database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
     db.execute_unprepared("SELECT 1").await?;

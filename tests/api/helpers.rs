@@ -129,6 +129,8 @@ pub struct TestApp {
     pub address: String,
     pub db: Arc<TestDb>,
     pub client: reqwest::Client,
+    /// The server task; it ends when the app was built `stop_on` a signal that came.
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     dev_mailer: Option<Arc<DevMailer>>,
 }
 
@@ -140,6 +142,7 @@ pub struct AppBuilder {
     db: Option<Arc<TestDb>>,
     env: Vec<(String, String)>,
     mailer: Option<Arc<dyn Mailer>>,
+    stop: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 pub fn test_app() -> AppBuilder {
@@ -148,6 +151,7 @@ pub fn test_app() -> AppBuilder {
         db: None,
         env: vec![],
         mailer: None,
+        stop: None,
     }
 }
 
@@ -183,6 +187,12 @@ impl AppBuilder {
         self
     }
 
+    /// Shut the server down gracefully when `stop` fires (as SIGTERM does for the binary).
+    pub fn stop_on(mut self, stop: tokio::sync::oneshot::Receiver<()>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let db = match self.db {
             Some(db) => db,
@@ -205,11 +215,17 @@ impl AppBuilder {
             .await
             .expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let server = match self.stop {
+            Some(stop) => tokio::spawn(app.run_until(async {
+                let _ = stop.await;
+            })),
+            None => tokio::spawn(app.run_until(std::future::pending())),
+        };
         TestApp {
             address,
             db,
             client: reqwest::Client::new(),
+            server,
             dev_mailer,
         }
     }

@@ -87,3 +87,56 @@ async fn no_password_code_secret_or_token_is_logged() {
         assert!(!text.contains(secret), "the {what} appears in the logs");
     }
 }
+
+#[tokio::test]
+async fn each_request_gets_an_id_returned_and_carried_by_its_log_lines() {
+    let logs = captured();
+    let app = spawn_app().await;
+    let id_of = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let email = unique_email();
+    let given = format!("trace-{}", random_suffix());
+    let response = app
+        .client
+        .post(app.url("/register"))
+        .header("x-request-id", &given)
+        .json(&serde_json::json!({"username": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&response), given, "a well-formed incoming id is kept");
+    assert_status(response, 201).await;
+
+    let made = id_of(&app.login(&email, PASSWORD).await);
+    assert!(
+        made.len() == 32 && made.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{made}"
+    );
+    let forged = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "bad id\twith spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(id_of(&forged), "bad id\twith spaces");
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line_with = |needle: &str| text.lines().find(|l| l.contains(needle)).map(str::to_owned);
+    let registered =
+        line_with(&format!("request_id={given}")).filter(|l| l.contains("user registered"));
+    assert!(
+        registered.is_some(),
+        "the registration's own log line names its id"
+    );
+    let sent = text.lines().any(|l| {
+        l.contains(&format!("request_id={made}"))
+            && l.contains("event=\"code_sent\"")
+            && l.contains("client=")
+    });
+    assert!(sent, "the security event carries the id");
+}

@@ -1,6 +1,7 @@
 //! End-to-end tests through the public HTTP interface, against MariaDB (each test in its own
 //! fresh database) and, where named, against the embedded SQLite default.
 mod bad_input;
+mod cli;
 mod enumeration;
 mod flow;
 mod health;
@@ -14,5 +15,6 @@ mod routing;
 mod schema;
 mod secrets;
 mod ses;
+mod shutdown;
 mod spec;
 mod verify;

@@ -1,0 +1,163 @@
+//! The command line of the one binary a user deploys: serve, migrate, and the maintenance
+//! commands. Settings come from the environment (and a `.env` file, when there is one).
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::{NewPassword, PasswordHasher};
+use crate::config::Settings;
+use crate::startup::{self, Migrate};
+use crate::{api, telemetry};
+
+/// Two-step sign-in by emailed one-time code. Configured by environment variables: see
+/// `otp-login config-schema` and `.env.example`.
+#[derive(Debug, Parser)]
+#[command(name = "otp-login", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default): Lambda events when AWS_LAMBDA_RUNTIME_API is set, a local
+    /// port (BIND:PORT) otherwise.
+    Serve,
+    /// Manage the database schema of DATABASE_URL (default: apply pending migrations).
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Print the OpenAPI spec as YAML (what openapi.yaml holds).
+    Openapi,
+    /// Print the JSON Schema of the settings (the environment variables and their defaults).
+    ConfigSchema,
+    /// Read a password on standard input and print its argon2id PHC string, for rows written
+    /// by hand.
+    HashPassword,
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrateAction {
+    /// Apply pending migrations.
+    Up {
+        /// Apply at most this many.
+        #[arg(short = 'n', long)]
+        steps: Option<u32>,
+    },
+    /// Roll back applied migrations, newest first.
+    Down {
+        /// Roll back this many.
+        #[arg(short = 'n', long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply all migrations: all data is lost.
+    Fresh,
+}
+
+impl Cli {
+    /// Runs the command; the exit code says how it went.
+    pub async fn run(self) -> ExitCode {
+        match self.command.unwrap_or(Command::Serve) {
+            Command::Openapi => print!("{}", api::spec_yaml()),
+            Command::ConfigSchema => println!("{:#}", Settings::json_schema()),
+            Command::HashPassword => return hash_password().await,
+            Command::Serve => return with_settings(|s| async move { startup::run(s).await }).await,
+            Command::Migrate { action } => {
+                let what = match action.unwrap_or(MigrateAction::Up { steps: None }) {
+                    MigrateAction::Up { steps } => Migrate::Up { steps },
+                    MigrateAction::Down { steps } => Migrate::Down { steps },
+                    MigrateAction::Status => Migrate::Status,
+                    MigrateAction::Fresh => Migrate::Fresh,
+                };
+                return with_settings(|s| async move {
+                    for (name, applied) in startup::migrate(&s, what).await? {
+                        let state = if applied { "applied" } else { "pending" };
+                        println!("{state:8} {name}");
+                    }
+                    Ok(())
+                })
+                .await;
+            }
+        }
+        ExitCode::SUCCESS
+    }
+}
+
+/// Reads the settings, starts logging, and runs `work` with them.
+async fn with_settings<F, Fut>(work: F) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("otp-login: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(settings.on_lambda);
+    match work(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("otp-login: could not read a password from standard input");
+        return ExitCode::FAILURE;
+    }
+    let password = match NewPassword::parse(line.trim_end_matches(['\r', '\n']).to_owned()) {
+        Ok(password) => password,
+        Err(err) => {
+            eprintln!("otp-login: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match PasswordHasher::default().hash(&password).await {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("otp-login: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_is_the_default_and_migrate_takes_its_actions() {
+        assert!(Cli::try_parse_from(["otp-login"])
+            .unwrap()
+            .command
+            .is_none());
+        let cli = Cli::try_parse_from(["otp-login", "migrate", "down", "-n", "2"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Migrate {
+                action: Some(MigrateAction::Down { steps: 2 })
+            })
+        ));
+        assert!(Cli::try_parse_from(["otp-login", "migrate", "sideways"]).is_err());
+    }
+}
