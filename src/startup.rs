@@ -11,6 +11,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server};
 
 use crate::api::middleware::{self, WithFrontend};
+use crate::api::slow_clients::HeadDeadline;
 use crate::api::{openapi_service, ForwardedForPolicy};
 use crate::auth::{AuthService, CodeHasher, PasswordHasher, RateLimiter, TokenKeys};
 use crate::config::{DatabaseSettings, MailerChoice, Settings};
@@ -130,10 +131,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A connection that sends nothing for this long is closed (a slow or idle client must not
 /// hold a connection open forever).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Each request's head (method, path, headers) must arrive within this, however it trickles.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A local HTTP server bound to its port, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: HeadDeadline<TcpAcceptor>,
     app: poem::endpoint::BoxEndpoint<'static, Response>,
     auth: AuthService,
     port: u16,
@@ -154,7 +157,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .context("listener has no socket address")?;
         Ok(Self {
-            acceptor,
+            acceptor: HeadDeadline::new(acceptor, HEAD_TIMEOUT),
             app: build_app(auth.clone(), settings).boxed(),
             auth,
             port,

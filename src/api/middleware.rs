@@ -17,6 +17,8 @@ use crate::config::CorsSettings;
 
 /// Request bodies are two short strings; anything near this size is not a sign-in.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+/// A body that takes longer than this to arrive is a client holding a connection, not a user.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What every request passes through, whatever answers it: a body limit, panics caught, every
 /// error as JSON with the CORS headers, and a request id on the answer and every log line.
@@ -135,7 +137,12 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result
     if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
         return Err(poem::error::ReadBodyError::PayloadTooLarge.into());
     }
-    let body = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await?;
+    let body = tokio::time::timeout(
+        BODY_TIMEOUT,
+        req.take_body().into_bytes_limit(MAX_BODY_BYTES),
+    )
+    .await
+    .map_err(|_| poem::Error::from_status(poem::http::StatusCode::REQUEST_TIMEOUT))??;
     req.set_body(body);
     next.call(req).await.map(poem::IntoResponse::into_response)
 }
@@ -153,6 +160,18 @@ fn cors(allowed_origins: &[String]) -> Cors {
         .iter()
         .fold(cors, |cors, origin| cors.allow_origin(origin.as_str()))
 }
+
+/// What the pages' own `<meta>` policy cannot say: no framing (clickjacking), no `<base>` or
+/// plugins, no content sniffing, no referrer leaving the site.
+const PAGE_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+];
 
 /// Serves the static pages for GET/HEAD requests no API route claimed.
 pub struct WithFrontend<R> {
@@ -190,7 +209,12 @@ impl<R: Endpoint> Endpoint for WithFrontend<R> {
             {
                 let mut file_req = Request::builder().method(method).uri(uri).finish();
                 *file_req.headers_mut() = headers;
-                files.call(file_req).await
+                let mut page = files.call(file_req).await?;
+                for (name, value) in PAGE_HEADERS {
+                    page.headers_mut()
+                        .insert(name, HeaderValue::from_static(value));
+                }
+                Ok(page)
             }
             other => other.map(poem::IntoResponse::into_response),
         }

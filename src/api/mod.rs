@@ -7,6 +7,7 @@ mod health;
 pub mod middleware;
 mod objects;
 mod session;
+pub mod slow_clients;
 
 use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
 

@@ -168,6 +168,10 @@ async fn static_pages_are_served_at_the_root_when_the_folder_exists() {
     assert_eq!(index.text().await.unwrap(), "<h1>otp-login</h1>");
     let login = app.client.get(app.url("/login.html")).send().await.unwrap();
     assert_eq!(login.status(), 200);
+    // Pages may not be framed by another site, whatever their own <meta> policy says.
+    let csp = login.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(login.headers()["x-content-type-options"], "nosniff");
     // The API still owns its paths, and a missing page is the JSON 404.
     assert_status(app.login(&unique_email(), PASSWORD).await, 401).await;
     let missing = app
@@ -201,4 +205,34 @@ async fn with_cors_disabled_the_app_adds_no_cors_headers() {
         .get("access-control-allow-origin")
         .is_none());
     assert_status(response, 401).await;
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_request_head_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = test_app().on(Backend::Sqlite).spawn().await;
+    let address = app.address.trim_start_matches("http://");
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    let started = std::time::Instant::now();
+    let head = b"POST /login HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut closed = false;
+    for byte in head {
+        // One byte a second keeps any plain idle timeout happy; the head deadline is not.
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 16];
+        match tokio::time::timeout(std::time::Duration::from_secs(1), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(closed, "still open after {:?}", started.elapsed());
+    // Other clients are served as usual.
+    assert_status(app.login(&unique_email(), PASSWORD).await, 401).await;
 }
