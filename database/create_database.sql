@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS users (
   password VARCHAR(255) NOT NULL,
   created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
   updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  -- Wrong codes in a row, across codes; at OTP_LOCK_AFTER sign-in by code is locked.
+  failed_codes INT NOT NULL DEFAULT 0,
   PRIMARY KEY (id),
   UNIQUE KEY username (username)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;

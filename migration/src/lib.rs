@@ -9,6 +9,7 @@ mod m20250101_000003_create_one_time_codes;
 mod m20250101_000004_create_rate_limits;
 mod m20251125_000005_exact_usernames;
 mod m20251125_000006_rate_limit_buckets;
+mod m20251125_000007_code_failures;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000004_create_rate_limits::Migration),
             Box::new(m20251125_000005_exact_usernames::Migration),
             Box::new(m20251125_000006_rate_limit_buckets::Migration),
+            Box::new(m20251125_000007_code_failures::Migration),
         ]
     }
 }

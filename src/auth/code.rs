@@ -44,29 +44,46 @@ impl fmt::Debug for OneTimeCode {
     }
 }
 
-/// How long a code lives and how many wrong tries kill it.
+/// How long a code lives, how many wrong tries kill it, and how many wrong codes in a row,
+/// across codes, lock sign-in by code until the password is reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodePolicy {
     pub ttl: Duration,
     pub max_attempts: u32,
+    pub lock_after: u32,
 }
 
 impl CodePolicy {
     /// Long enough to read a mail, short enough that a code is not a password.
     pub const TTL_SECONDS: RangeInclusive<u64> = 60..=600;
+    /// NIST SP 800-63B allows at most 100 consecutive failed attempts on one account.
+    pub const LOCK_AFTER: RangeInclusive<u32> = 1..=100;
 
     /// Checks each value against its bound; the error names the rule broken.
-    pub fn new(ttl_seconds: u64, max_attempts: u32) -> Result<Self, CodePolicyError> {
+    pub fn new(
+        ttl_seconds: u64,
+        max_attempts: u32,
+        lock_after: u32,
+    ) -> Result<Self, CodePolicyError> {
         if !Self::TTL_SECONDS.contains(&ttl_seconds) {
             return Err(CodePolicyError::Lifetime(ttl_seconds));
         }
         if max_attempts == 0 {
             return Err(CodePolicyError::NoAttempts);
         }
+        if !Self::LOCK_AFTER.contains(&lock_after) {
+            return Err(CodePolicyError::LockAfter(lock_after));
+        }
         Ok(Self {
             ttl: Duration::from_secs(ttl_seconds),
             max_attempts,
+            lock_after,
         })
+    }
+
+    /// Whether this many wrong codes in a row lock sign-in by code.
+    pub fn locks(&self, failed_codes: u32) -> bool {
+        failed_codes >= self.lock_after
     }
 }
 
@@ -80,6 +97,12 @@ pub enum CodePolicyError {
     Lifetime(u64),
     #[error("must be at least 1")]
     NoAttempts,
+    #[error(
+        "must be between {min} and {max}, got {0}",
+        min = CodePolicy::LOCK_AFTER.start(),
+        max = CodePolicy::LOCK_AFTER.end()
+    )]
+    LockAfter(u32),
 }
 
 /// HMAC-SHA-256 of (user id, code) under a server secret: a stolen table does not give the
@@ -135,15 +158,20 @@ mod tests {
     }
 
     #[test]
-    fn policy_bounds_the_lifetime_and_needs_a_try() {
-        assert_eq!(
-            CodePolicy::new(300, 5).unwrap().ttl,
-            Duration::from_secs(300)
-        );
-        assert!(CodePolicy::new(60, 1).is_ok() && CodePolicy::new(600, 1).is_ok());
-        assert_eq!(CodePolicy::new(59, 5), Err(CodePolicyError::Lifetime(59)));
-        assert_eq!(CodePolicy::new(601, 5), Err(CodePolicyError::Lifetime(601)));
-        assert_eq!(CodePolicy::new(300, 0), Err(CodePolicyError::NoAttempts));
+    fn policy_bounds_the_lifetime_the_tries_and_the_lock() {
+        let policy = CodePolicy::new(300, 5, 100).unwrap();
+        assert_eq!(policy.ttl, Duration::from_secs(300));
+        assert!(!policy.locks(99) && policy.locks(100));
+        assert!(CodePolicy::new(60, 1, 1).is_ok() && CodePolicy::new(600, 1, 1).is_ok());
+        for (ttl, tries, lock, err) in [
+            (59, 5, 100, CodePolicyError::Lifetime(59)),
+            (601, 5, 100, CodePolicyError::Lifetime(601)),
+            (300, 0, 100, CodePolicyError::NoAttempts),
+            (300, 5, 0, CodePolicyError::LockAfter(0)),
+            (300, 5, 101, CodePolicyError::LockAfter(101)),
+        ] {
+            assert_eq!(CodePolicy::new(ttl, tries, lock), Err(err));
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::limits::{Checked, Limited, RateLimiter};
 use super::password::Verdict;
 use super::{CodeHasher, CodePolicy, Email, LoginPassword, NewPassword, OneTimeCode};
 use super::{PasswordHasher, SessionToken, TokenKeys};
-use crate::mail::{CodeMessage, MailError, Mailer};
+use crate::mail::{CodeMessage, MailError, Mailer, Notice};
 use crate::store::{self, codes, users, Db, StoreError};
 
 /// Every way a sign-in step can fail. The message is what the user reads; causes stay in the
@@ -151,6 +151,17 @@ impl AuthService {
         self.limiter.password_succeeded(reserved).await?;
         // The code goes to the address on the account, never to the string the request typed.
         let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCredentials)?;
+        if self.code_policy.locks(user.failed_codes) {
+            // Locked after too many wrong codes; the owner was told by mail how to unlock.
+            // Answering as for a send tells a guesser nothing more.
+            tracing::info!(
+                event = "code_sign_in_locked",
+                client,
+                user_id = user.id,
+                "no code sent"
+            );
+            return Ok(());
+        }
         if let Err(limited) = self.limiter.take_code_send(to.as_ref()).await? {
             // A 429 here would tell a guesser the password was right. The code sent moments
             // ago is still the live one; this answer is the same as for a send.
@@ -192,6 +203,7 @@ impl AuthService {
         allowed(self.limiter.hit_from_address(client).await)?;
         let user = users::find_by_username(&self.db, username.as_ref())
             .await?
+            .filter(|user| !self.code_policy.locks(user.failed_codes))
             .ok_or(AuthError::InvalidCode)?;
         // Only a guess at a live code counts against the username: a stranger typing codes
         // for a name with none pending costs its owner nothing.
@@ -214,13 +226,45 @@ impl AuthService {
                 user_id = user.id,
                 "wrong sign-in code"
             );
+            self.count_wrong_code(client, &user).await?;
             return Err(AuthError::InvalidCode);
         }
         if !codes::consume(&self.db, user.id, &stored).await? {
             return Err(AuthError::InvalidCode);
         }
+        users::clear_wrong_codes(&self.db, user.id).await?;
         tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
         Ok(self.tokens.issue(&user.username)?)
+    }
+
+    /// Counts a wrong code across codes; the one that reaches the lock kills the live code and
+    /// tells the owner, whose password someone else must know.
+    async fn count_wrong_code(
+        &self,
+        client: &str,
+        user: &users::UserRecord,
+    ) -> Result<(), AuthError> {
+        let lock = self.code_policy.lock_after;
+        if !users::record_wrong_code(&self.db, user.id, lock).await? {
+            return Ok(());
+        }
+        tracing::warn!(
+            event = "code_sign_in_locked",
+            client,
+            user_id = user.id,
+            "locked after {lock} wrong codes"
+        );
+        codes::discard_all(&self.db, user.id).await?;
+        let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCode)?;
+        if let Err(err) = self
+            .mailer
+            .send_notice(&Notice::code_sign_in_locked(to, lock))
+            .await
+        {
+            // The lock holds either way; the owner learns of it at the next sign-in attempt.
+            tracing::error!(error = %err, user_id = user.id, "could not mail the lock notice");
+        }
+        Ok(())
     }
 
     /// The username behind a session token, if the token is valid and the user still exists.

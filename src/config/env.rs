@@ -56,6 +56,9 @@ pub struct Environment {
     pub otp_ttl_seconds: u64,
     /// Wrong tries after which a code is dead (at least 1).
     pub otp_max_attempts: u32,
+    /// Wrong codes in a row, across codes, after which sign-in by code is locked until the
+    /// password is reset; the user is told by mail (1 to 100).
+    pub otp_lock_after: u32,
     /// Lifetime of a session token, in seconds (60 to 86400).
     pub token_ttl_seconds: u64,
     /// Answer CORS (and preflights) in the app. Turn off only when the Lambda Function URL's
@@ -126,6 +129,7 @@ impl Default for Environment {
             otp_secret_arn: None,
             otp_ttl_seconds: 300,
             otp_max_attempts: 5,
+            otp_lock_after: 100,
             token_ttl_seconds: 3600,
             cors_enabled: true,
             cors_allowed_origins: "*".into(),

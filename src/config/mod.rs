@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use env::{Environment, MailerKind};
 
+use crate::auth::code::{CodePolicy, CodePolicyError};
 use crate::auth::limits::{parse_limits, Limit, RateLimits};
-use crate::auth::CodePolicy;
 
 /// Where the service keeps its data when nothing is configured: a file beside the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://otp-login.db?mode=rwc";
@@ -112,10 +112,16 @@ impl Settings {
     /// Checks every value and builds the typed tree.
     pub fn parse(env: Environment) -> Result<Self, ConfigError> {
         let on_lambda = env.aws_lambda_runtime_api.is_some();
-        let codes = CodePolicy::new(env.otp_ttl_seconds, env.otp_max_attempts).map_err(|e| {
+        let codes = CodePolicy::new(
+            env.otp_ttl_seconds,
+            env.otp_max_attempts,
+            env.otp_lock_after,
+        )
+        .map_err(|e| {
             let name = match e {
-                crate::auth::code::CodePolicyError::Lifetime(_) => "OTP_TTL_SECONDS",
-                crate::auth::code::CodePolicyError::NoAttempts => "OTP_MAX_ATTEMPTS",
+                CodePolicyError::Lifetime(_) => "OTP_TTL_SECONDS",
+                CodePolicyError::NoAttempts => "OTP_MAX_ATTEMPTS",
+                CodePolicyError::LockAfter(_) => "OTP_LOCK_AFTER",
             };
             ConfigError(format!("{name} {e}"))
         })?;

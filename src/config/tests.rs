@@ -59,6 +59,7 @@ fn errors_name_the_variable() {
         (&[("PORT", "eighty")], "PORT"),
         (&[("OTP_TTL_SECONDS", "900")], "OTP_TTL_SECONDS"),
         (&[("OTP_MAX_ATTEMPTS", "0")], "OTP_MAX_ATTEMPTS"),
+        (&[("OTP_LOCK_AFTER", "101")], "OTP_LOCK_AFTER"),
         (&[("TOKEN_TTL_SECONDS", "5")], "TOKEN_TTL_SECONDS"),
         (&[("JWT_SECRET", "short")], "JWT_SECRET"),
         (&[("DB_HOST", "h"), ("DB_NAME", "n")], "DB_USER"),

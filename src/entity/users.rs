@@ -12,6 +12,8 @@ pub struct Model {
     pub password: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Wrong codes in a row, across codes.
+    pub failed_codes: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

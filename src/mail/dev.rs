@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use super::{CodeMessage, MailError, Mailer};
+use super::{CodeMessage, MailError, Mailer, Notice};
 
 const KEEP: usize = 100;
 
@@ -12,6 +12,7 @@ const KEEP: usize = 100;
 pub struct SentMessage {
     pub to: String,
     pub subject: String,
+    /// The code, or empty for a notice.
     pub code: String,
     pub text: String,
 }
@@ -24,7 +25,11 @@ pub struct DevMailer {
 impl DevMailer {
     /// The code most recently sent to `to`, if any.
     pub fn last_code_for(&self, to: &str) -> Option<String> {
-        self.messages_to(to).last().map(|m| m.code.clone())
+        self.messages_to(to)
+            .into_iter()
+            .rev()
+            .find(|m| !m.code.is_empty())
+            .map(|m| m.code)
     }
 
     /// Every kept message, oldest first.
@@ -46,6 +51,16 @@ impl DevMailer {
     }
 }
 
+impl DevMailer {
+    fn keep(&self, message: SentMessage) {
+        let mut sent = self.sent.lock().expect("mailer lock poisoned");
+        if sent.len() == KEEP {
+            sent.pop_front();
+        }
+        sent.push_back(message);
+    }
+}
+
 #[async_trait::async_trait]
 impl Mailer for DevMailer {
     async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
@@ -55,15 +70,22 @@ impl Mailer for DevMailer {
             code = %message.code.expose(),
             "development mailer: sign-in code (not emailed)"
         );
-        let mut sent = self.sent.lock().expect("mailer lock poisoned");
-        if sent.len() == KEEP {
-            sent.pop_front();
-        }
-        sent.push_back(SentMessage {
+        self.keep(SentMessage {
             to: message.to.to_string(),
             subject: message.subject().to_owned(),
             code: message.code.expose().to_owned(),
             text: message.text_body(),
+        });
+        Ok(())
+    }
+
+    async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
+        tracing::info!(to = %notice.to, subject = notice.subject, "development mailer: notice (not emailed)");
+        self.keep(SentMessage {
+            to: notice.to.to_string(),
+            subject: notice.subject.to_owned(),
+            code: String::new(),
+            text: notice.text.clone(),
         });
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Delivering sign-in codes: the `Mailer` trait, the message every mailer sends, the SES
+//! Delivering mail: the `Mailer` trait, the code message and the account notices, the SES
 //! mailer, and the development mailer.
 mod dev;
 mod ses;
@@ -71,9 +71,35 @@ pub enum MailError {
     Unreachable(String),
 }
 
+/// A message about the account that carries no code.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub to: Email,
+    pub subject: &'static str,
+    pub text: String,
+}
+
+impl Notice {
+    /// Sign-in by code was locked after `failures` wrong codes in a row.
+    pub fn code_sign_in_locked(to: Email, failures: u32) -> Self {
+        Self {
+            to,
+            subject: "Sign-in to your account is locked",
+            text: format!(
+                "Someone typed {failures} wrong sign-in codes in a row for your account, so \
+                 signing in with a code is now locked.\n\n\
+                 Only someone who knows your password can ask for a code: if that was not you, \
+                 your password is known to someone else. Reset your password to unlock \
+                 sign-in; the reset code is sent to this address.\n"
+            ),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 pub trait Mailer: Send + Sync {
     async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError>;
+    async fn send_notice(&self, notice: &Notice) -> Result<(), MailError>;
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use super::{CodeMessage, MailError, Mailer};
+use super::{CodeMessage, MailError, Mailer, Notice};
 use crate::config::SesSettings;
 
 pub struct SesMailer {
@@ -39,7 +39,11 @@ impl SesMailer {
         }
     }
 
-    fn content(message: &CodeMessage) -> Result<EmailContent, MailError> {
+    fn content(
+        subject: &str,
+        text: String,
+        html: Option<String>,
+    ) -> Result<EmailContent, MailError> {
         let utf8 = |data: String| {
             Content::builder()
                 .data(data)
@@ -51,43 +55,51 @@ impl SesMailer {
                 })
         };
         let body = Body::builder()
-            .text(utf8(message.text_body())?)
-            .html(utf8(message.html_body())?)
+            .text(utf8(text)?)
+            .set_html(html.map(utf8).transpose()?)
             .build();
         let simple = Message::builder()
-            .subject(utf8(message.subject().to_owned())?)
+            .subject(utf8(subject.to_owned())?)
             .body(body)
             .build();
         Ok(EmailContent::builder().simple(simple).build())
+    }
+
+    async fn send(&self, to: &str, content: EmailContent, what: &str) -> Result<(), MailError> {
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(&self.sender)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(content)
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(output) => {
+                tracing::info!(message_id = output.message_id(), "SES accepted the {what}");
+                Ok(())
+            }
+            Err(err) => Err(classify(err)),
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl Mailer for SesMailer {
     async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
-        let sent = self
-            .client
-            .send_email()
-            .from_email_address(&self.sender)
-            .destination(
-                Destination::builder()
-                    .to_addresses(message.to.as_ref())
-                    .build(),
-            )
-            .content(Self::content(message)?)
-            .set_configuration_set_name(self.configuration_set.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(output) => {
-                tracing::info!(
-                    message_id = output.message_id(),
-                    "SES accepted the sign-in code"
-                );
-                Ok(())
-            }
-            Err(err) => Err(classify(err)),
-        }
+        let content = Self::content(
+            message.subject(),
+            message.text_body(),
+            Some(message.html_body()),
+        )?;
+        self.send(message.to.as_ref(), content, "sign-in code")
+            .await
+    }
+
+    async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
+        let content = Self::content(notice.subject, notice.text.clone(), None)?;
+        self.send(notice.to.as_ref(), content, "notice").await
     }
 }
 

@@ -109,3 +109,12 @@ fn live(user_id: i32, code_hash: &str) -> sea_orm::Condition {
         .add(Column::CodeHash.eq(code_hash))
         .add(Column::ConsumedAt.is_null())
 }
+
+/// Deletes the user's code, whatever it is.
+pub async fn discard_all(db: &DatabaseConnection, user_id: i32) -> Result<(), StoreError> {
+    Entity::delete_many()
+        .filter(Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

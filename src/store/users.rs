@@ -1,5 +1,6 @@
 //! The `users` table.
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     SqlErr,
@@ -15,6 +16,8 @@ pub struct UserRecord {
     pub username: String,
     /// A PHC hash, or plain text left by the old service.
     pub stored_password: String,
+    /// Wrong codes in a row, across codes.
+    pub failed_codes: u32,
 }
 
 impl From<users::Model> for UserRecord {
@@ -23,6 +26,7 @@ impl From<users::Model> for UserRecord {
             id: m.id,
             username: m.username,
             stored_password: m.password,
+            failed_codes: u32::try_from(m.failed_codes).unwrap_or(0),
         }
     }
 }
@@ -64,6 +68,7 @@ pub async fn insert(
         password: Set(password_hash.to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
+        failed_codes: Set(0),
         ..Default::default()
     };
     match users::Entity::insert(user).exec(db).await {
@@ -88,5 +93,53 @@ pub async fn update_password(
     }
     .update(db)
     .await?;
+    Ok(())
+}
+
+/// Counts one more wrong code for the user, in one statement so racing guesses all count.
+/// Answers whether this very one reached `lock_after`: exactly one request can.
+pub async fn record_wrong_code(
+    db: &DatabaseConnection,
+    id: i32,
+    lock_after: u32,
+) -> Result<bool, StoreError> {
+    let last_before_lock = i32::try_from(lock_after.saturating_sub(1)).unwrap_or(i32::MAX);
+    loop {
+        for crossing in [false, true] {
+            let at_the_edge = users::Column::FailedCodes.eq(last_before_lock);
+            let condition = if crossing {
+                at_the_edge
+            } else {
+                at_the_edge.not()
+            };
+            let counted = users::Entity::update_many()
+                .col_expr(
+                    users::Column::FailedCodes,
+                    Expr::col(users::Column::FailedCodes).add(1),
+                )
+                .filter(users::Column::Id.eq(id))
+                .filter(condition)
+                .exec(db)
+                .await?
+                .rows_affected;
+            if counted == 1 {
+                return Ok(crossing);
+            }
+        }
+        // A racing guess moved the count between the two statements (or the user is gone).
+        if users::Entity::find_by_id(id).one(db).await?.is_none() {
+            return Ok(false);
+        }
+    }
+}
+
+/// A right code (or a new password) ends the run of wrong ones.
+pub async fn clear_wrong_codes(db: &DatabaseConnection, id: i32) -> Result<(), StoreError> {
+    users::Entity::update_many()
+        .col_expr(users::Column::FailedCodes, Expr::value(0))
+        .filter(users::Column::Id.eq(id))
+        .filter(users::Column::FailedCodes.ne(0))
+        .exec(db)
+        .await?;
     Ok(())
 }

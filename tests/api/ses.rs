@@ -176,3 +176,23 @@ async fn a_hung_ses_is_cut_off_by_the_timeout() {
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert_eq!(app.count_rows("one_time_codes").await, 0);
 }
+
+#[tokio::test]
+async fn the_lock_notice_goes_out_through_ses() {
+    let aws = aws_config(&ses_endpoint()).await;
+    let sender = verified_sender(&aws).await;
+    let app = test_app()
+        .env(&[("OTP_LOCK_AFTER", "1")])
+        .mailer(ses_mailer(&aws, &sender, Duration::from_secs(5)))
+        .spawn()
+        .await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    assert_status(app.login(&email, PASSWORD).await, 200).await;
+    let code = code_in(&delivered_to(&email).await[0].1);
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    assert_status(app.verify(&email, &wrong).await, 401).await;
+    let delivered = delivered_to(&email).await;
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    assert_eq!(delivered[1].0, "Sign-in to your account is locked");
+}

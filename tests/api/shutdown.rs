@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use otp_login::mail::{CodeMessage, DevMailer, MailError, Mailer};
+use otp_login::mail::{CodeMessage, DevMailer, MailError, Mailer, Notice};
 
 use crate::helpers::*;
 
@@ -18,6 +18,10 @@ impl Mailer for SlowMailer {
     async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
         tokio::time::sleep(self.delay).await;
         self.delivered.send_code(message).await
+    }
+
+    async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
+        self.delivered.send_notice(notice).await
     }
 }
 

@@ -171,3 +171,63 @@ async fn twenty_parallel_verifies_of_one_code_sign_in_exactly_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn wrong_codes_count_across_codes_and_lock_code_sign_in_with_a_notice() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        // Two tries a code, locked at the third wrong code in a row whatever the code.
+        let app = test_app()
+            .on(backend)
+            .env(&[("OTP_MAX_ATTEMPTS", "2"), ("OTP_LOCK_AFTER", "3")])
+            .spawn()
+            .await;
+        let email = unique_email();
+        app.register_and_login(&email).await;
+        let wrong = |code: &str| format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        let first = app.code_for(&email);
+        for _ in 0..2 {
+            assert_status(app.verify(&email, &wrong(&first)).await, 401).await;
+        }
+        // A new login used to start the count afresh; the run of wrong codes goes on.
+        assert_status(app.login(&email, PASSWORD).await, 200).await;
+        let second = app.code_for(&email);
+        assert_status(app.verify(&email, &wrong(&second)).await, 401).await;
+        let sent = app.mailer().messages_to(&email);
+        let notice = sent.last().unwrap();
+        assert_eq!(
+            notice.subject, "Sign-in to your account is locked",
+            "{backend:?}"
+        );
+        assert!(notice.code.is_empty() && notice.text.contains("Reset your password"));
+        // Locked: the live code is dead, and a right password sends no new one.
+        assert_status(app.verify(&email, &second).await, 401).await;
+        assert_answer(app.login(&email, PASSWORD).await, 200, "OTP sent to email").await;
+        assert_eq!(
+            app.mailer().messages_to(&email).len(),
+            sent.len(),
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_right_code_ends_the_run_of_wrong_ones() {
+    let app = test_app()
+        .env(&[("OTP_MAX_ATTEMPTS", "5"), ("OTP_LOCK_AFTER", "3")])
+        .spawn()
+        .await;
+    let email = unique_email();
+    for _ in 0..3 {
+        if app.mailer().messages_to(&email).is_empty() {
+            app.register_and_login(&email).await;
+        } else {
+            assert_status(app.login(&email, PASSWORD).await, 200).await;
+        }
+        let code = app.code_for(&email);
+        let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        for _ in 0..2 {
+            assert_status(app.verify(&email, &wrong).await, 401).await;
+        }
+        assert_status(app.verify(&email, &code).await, 200).await;
+    }
+}
