@@ -103,7 +103,7 @@ where
     match work(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
+            tracing::error!("{}", crate::redact::credentials(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

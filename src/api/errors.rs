@@ -121,7 +121,7 @@ fn cause_chain(err: &AuthError) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text
+    crate::redact::credentials(&text)
 }
 
 /// The JSON answer for an error no operation handled: unknown routes, wrong methods,

@@ -100,3 +100,20 @@ fn env_example_lists_every_setting_with_its_default() {
         }
     }
 }
+
+#[test]
+fn a_database_password_never_reaches_the_log() {
+    for url in [
+        "mysql://root:hunter2-secret@127.0.0.1:1/otp",
+        "postgres://root:hunter2-secret@127.0.0.1:1/otp",
+    ] {
+        let output = otp_login(&["serve"], &[("DATABASE_URL", url), ("PORT", "0")]);
+        assert!(!output.status.success());
+        let log = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        assert!(
+            log.contains("database") || log.contains("DATABASE_URL"),
+            "{log}"
+        );
+        assert!(!log.contains("hunter2"), "{log}");
+    }
+}
