@@ -36,6 +36,19 @@ fn insert_ignore(db: &DatabaseConnection) -> &'static str {
     }
 }
 
+/// The `ms` column of the row `sql` selects, if there is one.
+async fn read_ms(
+    db: &DatabaseConnection,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<i64>, StoreError> {
+    Ok(db
+        .query_one(statement(db, sql, values))
+        .await?
+        .map(|row| row.try_get("", "ms"))
+        .transpose()?)
+}
+
 /// Runs `update`; when it touched nothing because the row is missing, seeds the row and runs it
 /// once more. The answer is whether the update applied.
 async fn update_or_seed(
@@ -91,15 +104,12 @@ pub async fn take(
     if update_or_seed(db, update, seed).await? {
         return Ok(None);
     }
-    let tat: Option<i64> = db
-        .query_one(statement(
-            db,
-            "SELECT tat_ms FROM rate_limits WHERE bucket = ? AND subject = ?",
-            vec![bucket.into(), key.into()],
-        ))
-        .await?
-        .map(|row| row.try_get("", "tat_ms"))
-        .transpose()?;
+    let tat = read_ms(
+        db,
+        "SELECT tat_ms AS ms FROM rate_limits WHERE bucket = ? AND subject = ?",
+        vec![bucket.into(), key.into()],
+    )
+    .await?;
     let tat = tat.unwrap_or(now_ms);
     Ok(Some(
         (tat + rate.interval_ms - rate.window_ms - now_ms).max(0),
@@ -187,15 +197,12 @@ pub async fn reserve_password_try(
     if update_or_seed(db, update, seed).await? {
         return Ok(None);
     }
-    let open_at: Option<i64> = db
-        .query_one(statement(
-            db,
-            "SELECT open_at_ms FROM password_attempts WHERE username = ? AND address = ?",
-            vec![username.into(), address.into()],
-        ))
-        .await?
-        .map(|row| row.try_get("", "open_at_ms"))
-        .transpose()?;
+    let open_at = read_ms(
+        db,
+        "SELECT open_at_ms AS ms FROM password_attempts WHERE username = ? AND address = ?",
+        vec![username.into(), address.into()],
+    )
+    .await?;
     Ok(Some((open_at.unwrap_or(now_ms) - now_ms).max(0)))
 }
 
