@@ -12,7 +12,7 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server};
 
 use crate::api::middleware::{self, WithFrontend};
 use crate::api::slow_clients::HeadDeadline;
-use crate::api::{openapi_service, ForwardedForPolicy};
+use crate::api::{openapi_service, ClientAddressPolicy};
 use crate::auth::{AuthService, CodeHasher, PasswordHasher, RateLimiter, TokenKeys};
 use crate::config::{DatabaseSettings, MailerChoice, Settings};
 use crate::mail::{DevMailer, Mailer, SesMailer};
@@ -120,8 +120,9 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
     let app = WithFrontend::new(routes, &settings.server.frontend_dir)
         .around(move |next, req| middleware::answer_405_with_allow(next, req, allowed.clone()))
         .data(auth)
-        .data(ForwardedForPolicy {
-            trusted: settings.server.trust_forwarded_for,
+        .data(ClientAddressPolicy {
+            trust_forwarded_for: settings.server.trust_forwarded_for,
+            ipv6_prefix: settings.server.ipv6_prefix,
         });
     middleware::guarded(app, &settings.cors)
 }

@@ -11,7 +11,7 @@ pub mod slow_clients;
 
 use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
 
-pub use client::ForwardedForPolicy;
+pub use client::ClientAddressPolicy;
 pub use errors::{json_error, panic_response};
 pub use objects::ApiMessage;
 

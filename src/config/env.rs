@@ -85,6 +85,9 @@ pub struct Environment {
     /// Take the client address from `X-Forwarded-For` (its last entry, the one the trusted proxy
     /// added). Only behind a proxy that sets it; on Lambda the request context is used anyway.
     pub trust_forwarded_for: bool,
+    /// IPv6 clients are limited per network of this many bits (32 to 128): one subscriber
+    /// usually gets a whole /64 and could rotate addresses inside it.
+    pub client_ipv6_prefix: u8,
     /// Which mailer sends codes: `ses`, or `dev` (writes codes to the log; never on Lambda).
     /// Default: `ses` when `SENDER_EMAIL` is set, `dev` otherwise.
     #[schemars(with = "Option<MailerKind>")]
@@ -141,6 +144,7 @@ impl Default for Environment {
             password_backoff_after: 5,
             password_backoff_max_seconds: 900,
             trust_forwarded_for: false,
+            client_ipv6_prefix: 64,
             mailer: None,
             sender_email: None,
             ses_configuration_set: None,

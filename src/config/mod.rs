@@ -40,6 +40,8 @@ pub struct ServerSettings {
     pub port: u16,
     pub frontend_dir: PathBuf,
     pub trust_forwarded_for: bool,
+    /// IPv6 clients are rate-limited by their network of this many bits.
+    pub ipv6_prefix: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +143,7 @@ impl Settings {
                 port: env.port,
                 frontend_dir: env.frontend_dir.into(),
                 trust_forwarded_for: env.trust_forwarded_for,
+                ipv6_prefix: ipv6_prefix(env.client_ipv6_prefix)?,
             },
             cors: CorsSettings {
                 enabled: env.cors_enabled,
@@ -161,6 +164,16 @@ impl Settings {
     /// The JSON Schema of the environment, for `otp-login config-schema`.
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Environment)).expect("a schema is valid JSON")
+    }
+}
+
+fn ipv6_prefix(bits: u8) -> Result<u8, ConfigError> {
+    if (32..=128).contains(&bits) {
+        Ok(bits)
+    } else {
+        Err(ConfigError(format!(
+            "CLIENT_IPV6_PREFIX must be between 32 and 128, got {bits}"
+        )))
     }
 }
 

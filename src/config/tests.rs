@@ -65,6 +65,7 @@ fn errors_name_the_variable() {
         (&[("DB_HOST", "h"), ("DB_NAME", "n")], "DB_USER"),
         (&[("DB_MAX_CONNECTIONS", "0")], "DB_MAX_CONNECTIONS"),
         (&[("RUN_MIGRATIONS", "maybe")], "RUN_MIGRATIONS"),
+        (&[("CLIENT_IPV6_PREFIX", "16")], "CLIENT_IPV6_PREFIX"),
     ];
     for (vars, name) in cases {
         let message = error(vars);

@@ -307,3 +307,49 @@ async fn the_limiter_keeps_one_row_per_limit_and_key_however_many_requests() {
         assert_eq!(app.count_rows("rate_limits").await, 4, "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn only_the_proxys_own_forwarded_entry_keys_the_limit() {
+    let app = app_with_limits(&[
+        ("RATE_LIMIT_PER_ADDRESS", "1/1m"),
+        ("TRUST_FORWARDED_FOR", "true"),
+    ])
+    .await;
+    let login = || serde_json::json!({"username": unique_email(), "password": PASSWORD});
+    // The proxy writes `ip:port`; the client forges a fresh entry before it each time.
+    assert_status(
+        post_from(&app, "198.51.100.1, 203.0.113.2:4711", "/login", login()).await,
+        401,
+    )
+    .await;
+    assert_limited(post_from(&app, "198.51.100.99, 203.0.113.2:5822", "/login", login()).await)
+        .await;
+    // An unreadable last entry falls back to the peer, never to the client's own entry.
+    assert_status(
+        post_from(&app, "192.0.2.50, garbage", "/login", login()).await,
+        401,
+    )
+    .await;
+    assert_limited(post_from(&app, "192.0.2.51, garbage", "/login", login()).await).await;
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_a_limit_across_their_prefix() {
+    let app = app_with_limits(&[
+        ("RATE_LIMIT_PER_ADDRESS", "1/1m"),
+        ("TRUST_FORWARDED_FOR", "true"),
+    ])
+    .await;
+    let login = || serde_json::json!({"username": unique_email(), "password": PASSWORD});
+    assert_status(
+        post_from(&app, "2001:db8:1:2::a", "/login", login()).await,
+        401,
+    )
+    .await;
+    assert_limited(post_from(&app, "[2001:db8:1:2:ffff::b]:443", "/login", login()).await).await;
+    assert_status(
+        post_from(&app, "2001:db8:1:3::a", "/login", login()).await,
+        401,
+    )
+    .await;
+}
