@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod entity;
 pub mod mail;
+pub mod memory;
 pub mod redact;
 pub mod secrets;
 pub mod startup;

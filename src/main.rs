@@ -6,6 +6,7 @@ use otp_login::cli::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    otp_login::memory::return_large_blocks_to_the_system();
     let cli = Cli::parse();
     // Variables already set win over the file, as with the migration CLI.
     if let Err(err) = dotenvy::dotenv() {

@@ -124,7 +124,8 @@ pub enum RegisterResponse {
     /// Something failed on the server; nothing was stored. Message: `Internal error`.
     #[oai(status = 500)]
     InternalError(Json<ApiMessage>),
-    /// The database cannot be reached; try again shortly.
+    /// The database cannot be reached, or too many requests are waiting for a password hash
+    /// (`Service busy; try again shortly`); nothing was stored. Try again shortly.
     #[oai(status = 503)]
     Unavailable(Json<ApiMessage>),
 }
@@ -166,8 +167,8 @@ pub enum LoginResponse {
     /// Message: `Could not send the code; try again later`.
     #[oai(status = 502)]
     BadGateway(Json<ApiMessage>),
-    /// The database cannot be reached, or the mail service is throttling; no code is valid.
-    /// Try again shortly.
+    /// The database cannot be reached, the mail service is throttling, or too many requests
+    /// are waiting for a password check; no code is valid. Try again shortly.
     #[oai(status = 503)]
     Unavailable(Json<ApiMessage>),
 }

@@ -56,6 +56,10 @@ pub(crate) fn failure<R: FailureResponse>(err: AuthError) -> R {
         AuthError::Unavailable(_) | AuthError::MailThrottled(_) => {
             R::unavailable(server_failure(&err))
         }
+        AuthError::Busy => {
+            tracing::warn!("password hashing queue full: answering 503");
+            R::unavailable(rejected(&err))
+        }
         AuthError::MailFailed(_) => R::bad_gateway(server_failure(&err)),
         AuthError::Unexpected(_) => R::internal(server_failure(&err)),
     }

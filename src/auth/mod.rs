@@ -10,6 +10,6 @@ pub mod token;
 pub use code::{CodeHasher, CodePolicy, OneTimeCode};
 pub use email::Email;
 pub use limits::{Limited, RateLimiter, RateLimits};
-pub use password::{LoginPassword, NewPassword, PasswordHasher};
+pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
 pub use service::{AuthError, AuthService};
 pub use token::{SessionToken, TokenKeys};

@@ -1,6 +1,7 @@
 //! Passwords: the policy for new ones, argon2id hashing off the async executor, and
 //! verification that costs the same whether or not the account exists.
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use anyhow::Context;
@@ -85,20 +86,45 @@ pub enum Verdict {
     MatchNeedsRehash,
 }
 
-/// Argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), at most one hash per core at a time.
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// More requests are already waiting for a hash than the queue holds: try again shortly.
+    #[error("password hashing is at capacity")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), at most one hash per core at a time
+/// and a bounded queue of requests waiting for one: memory and threads stay bounded by the
+/// permits, however many requests arrive or give up.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
     dummy_hash: Arc<OnceCell<String>>,
 }
+
+/// Requests that may wait for a hash, per permit. Each hash takes some tens of milliseconds,
+/// so a full queue is still answered within about a second; past it, 503 at once beats piling
+/// up requests (and their memory) that will time out anyway.
+const WAITING_PER_PERMIT: usize = 16;
 
 impl Default for PasswordHasher {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self {
-            permits: Arc::new(Semaphore::new(cores)),
-            dummy_hash: Arc::default(),
-        }
+        Self::with_permits(cores)
+    }
+}
+
+/// Counts a request as waiting for as long as it lives, even when its future is dropped.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -108,17 +134,28 @@ fn argon2() -> Argon2<'static> {
 }
 
 impl PasswordHasher {
+    /// At most `permits` hashes at once, and `WAITING_PER_PERMIT` times as many waiting.
+    pub fn with_permits(permits: usize) -> Self {
+        let permits = permits.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(permits)),
+            waiting: Arc::default(),
+            max_waiting: permits * WAITING_PER_PERMIT,
+            dummy_hash: Arc::default(),
+        }
+    }
+
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for storage.
-    pub async fn hash(&self, password: &NewPassword) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &NewPassword) -> Result<String, HashError> {
         self.hash_secret(password.0.clone()).await
     }
 
     /// Re-hashes a password that has just been proven right, for legacy rows.
-    pub async fn rehash(&self, password: &LoginPassword) -> anyhow::Result<String> {
+    pub async fn rehash(&self, password: &LoginPassword) -> Result<String, HashError> {
         self.hash_secret(password.0.clone()).await
     }
 
-    async fn hash_secret(&self, password: SecretString) -> anyhow::Result<String> {
+    async fn hash_secret(&self, password: SecretString) -> Result<String, HashError> {
         self.blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             argon2::PasswordHasher::hash_password(
@@ -138,7 +175,7 @@ impl PasswordHasher {
         &self,
         password: &LoginPassword,
         stored: Option<&str>,
-    ) -> anyhow::Result<Verdict> {
+    ) -> Result<Verdict, HashError> {
         let is_phc = stored.is_some_and(|s| s.starts_with("$argon2"));
         let hash = match stored {
             Some(s) if is_phc => s.to_owned(),
@@ -171,7 +208,7 @@ impl PasswordHasher {
     }
 
     /// A hash of a random password, made once, that unknown users are checked against.
-    async fn dummy_hash(&self) -> anyhow::Result<String> {
+    async fn dummy_hash(&self) -> Result<String, HashError> {
         self.dummy_hash
             .get_or_try_init(|| async {
                 let random: String = {
@@ -184,23 +221,38 @@ impl PasswordHasher {
             .cloned()
     }
 
+    /// Runs `work` on the blocking pool once a permit is free. The permit moves into the
+    /// blocking task, so it is held until the hash is done even if the request is dropped.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .context("password hasher is shut down")?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .context("password hashing task failed")?
+    ) -> Result<T, HashError> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let queued = Waiting(self.waiting.clone());
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+                    return Err(HashError::Busy);
+                }
+                let permit = self.permits.clone().acquire_owned().await;
+                drop(queued);
+                permit.context("password hasher is shut down")?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .context("password hashing task failed")?
+        .map_err(HashError::Failed)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn login(p: &str) -> LoginPassword {
@@ -275,6 +327,77 @@ mod tests {
         };
         assert_eq!(verdict("1234").await, Verdict::MatchNeedsRehash);
         assert_eq!(verdict("12345").await, Verdict::Mismatch);
+    }
+
+    /// Work for the blocking pool that runs until `release` says so.
+    fn held_until(release: std::sync::mpsc::Receiver<()>) -> impl FnOnce() -> anyhow::Result<()> {
+        move || {
+            let _ = release.recv();
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_request_keeps_its_permit_until_the_hash_is_done() {
+        let hasher = PasswordHasher::with_permits(1);
+        let (release, hold) = std::sync::mpsc::channel();
+        let request = hasher.blocking(held_until(hold));
+        // The client goes away while its hash runs.
+        let gone = tokio::time::timeout(Duration::from_millis(50), request).await;
+        assert!(gone.is_err());
+        assert_eq!(hasher.permits.available_permits(), 0, "the hash still runs");
+        release.send(()).unwrap();
+        for _ in 0..100 {
+            if hasher.permits.available_permits() == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the permit was never given back");
+    }
+
+    #[tokio::test]
+    async fn past_the_queue_bound_a_hash_is_refused_at_once() {
+        let hasher = PasswordHasher::with_permits(1);
+        let (release, hold) = std::sync::mpsc::channel();
+        let running = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.blocking(held_until(hold)).await }
+        });
+        while hasher.permits.available_permits() == 1 {
+            tokio::task::yield_now().await;
+        }
+        let queued: Vec<_> = (0..WAITING_PER_PERMIT)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.blocking(|| Ok(())).await })
+            })
+            .collect();
+        while hasher.waiting.load(Ordering::Acquire) < WAITING_PER_PERMIT {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            hasher.blocking(|| Ok(())).await,
+            Err(HashError::Busy)
+        ));
+        // A waiter that gives up leaves the queue, and its place is taken.
+        let mut queued = queued.into_iter();
+        let gave_up = queued.next().unwrap();
+        gave_up.abort();
+        assert!(gave_up.await.is_err());
+        assert_eq!(
+            hasher.waiting.load(Ordering::Acquire),
+            WAITING_PER_PERMIT - 1
+        );
+        let late = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.blocking(|| Ok(())).await }
+        });
+        release.send(()).unwrap();
+        running.await.unwrap().unwrap();
+        for waiter in queued.chain([late]) {
+            waiter.await.unwrap().unwrap();
+        }
     }
 
     #[tokio::test]

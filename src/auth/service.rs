@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::limits::{Checked, Limited, RateLimiter};
-use super::password::Verdict;
+use super::password::{HashError, Verdict};
 use super::{CodeHasher, CodePolicy, Email, LoginPassword, NewPassword, OneTimeCode};
 use super::{PasswordHasher, SessionToken, TokenKeys};
 use crate::mail::{CodeMessage, MailError, Mailer, Notice};
@@ -31,6 +31,9 @@ pub enum AuthError {
     MailThrottled(#[source] MailError),
     #[error("Service temporarily unavailable")]
     Unavailable(#[source] StoreError),
+    /// Too many requests are already waiting for a password check.
+    #[error("Service busy; try again shortly")]
+    Busy,
     #[error("Internal error")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -40,6 +43,15 @@ impl From<StoreError> for AuthError {
         match err {
             StoreError::Unavailable(_) => Self::Unavailable(err),
             StoreError::Other(_) => Self::Unexpected(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => Self::Busy,
+            HashError::Failed(err) => Self::Unexpected(err),
         }
     }
 }
