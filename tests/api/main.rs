@@ -17,4 +17,5 @@ mod secrets;
 mod ses;
 mod shutdown;
 mod spec;
+mod toolchain;
 mod verify;
