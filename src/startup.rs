@@ -83,9 +83,9 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
     let api = openapi_service();
     let allowed = Arc::new(allowed_methods(&api.spec()));
     let routes = Route::new()
-        .nest("/docs", api.swagger_ui())
-        .at("/openapi.json", api.spec_endpoint())
-        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/docs", crate::api::spec::swagger_ui())
+        .at("/openapi.json", crate::api::spec::json_endpoint())
+        .at("/openapi.yaml", crate::api::spec::yaml_endpoint())
         .nest("/", api);
     let frontend = PathBuf::from(&settings.frontend_dir);
     let files = frontend

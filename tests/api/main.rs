@@ -15,4 +15,5 @@ mod schema;
 mod secrets;
 mod ses;
 mod spec;
+mod spec_rules;
 mod verify;
