@@ -46,7 +46,8 @@ mailer the code is written to the server log instead of being emailed. Give the 
 `/verify` to *Authorize* (without the `Bearer ` prefix) to call `/me`.\n\n\
 **Versions.** `info.version` is the service's package version. A change that can break a \
 client (a removed path, operation, response field or status, a changed type, a new required \
-request field) comes only with a new major version (a new minor version while it is 0.x).";
+request field, a request value the previous version allowed and this one refuses) comes only \
+with a new major version (a new minor version while it is 0.x).";
 
 /// The API with its OpenAPI description, as poem-openapi writes it; `spec` completes the document
 /// that is served and exported.
