@@ -3,6 +3,7 @@
 mod auth;
 mod client;
 mod errors;
+mod fields;
 mod health;
 mod objects;
 mod session;
