@@ -113,9 +113,9 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
     let api = openapi_service();
     let allowed = Arc::new(middleware::allowed_methods(&api.spec()));
     let routes = Route::new()
-        .nest("/docs", api.swagger_ui())
-        .at("/openapi.json", api.spec_endpoint())
-        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/docs", crate::api::spec::swagger_ui())
+        .at("/openapi.json", crate::api::spec::json_endpoint())
+        .at("/openapi.yaml", crate::api::spec::yaml_endpoint())
         .nest("/", api);
     let app = WithFrontend::new(routes, &settings.server.frontend_dir)
         .around(move |next, req| middleware::answer_405_with_allow(next, req, allowed.clone()))

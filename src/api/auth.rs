@@ -5,7 +5,9 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::client::ClientAddress;
 use super::errors::{answers_failures, failure, parse_failure, rejected};
-use super::objects::{ApiMessage, CodeSubmission, Credentials, RateLimitedMessage, SessionGranted};
+use super::objects::{
+    ApiMessage, CodeSubmission, Credentials, RateLimitedMessage, Registration, SessionGranted,
+};
 use super::ApiTags;
 use crate::auth::{AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
 
@@ -25,14 +27,14 @@ impl AuthApi {
         &self,
         auth: Data<&AuthService>,
         client: ClientAddress,
-        body: Json<Credentials>,
+        body: Json<Registration>,
     ) -> RegisterResponse {
-        let Json(Credentials { username, password }) = body;
-        let username = match Email::parse(&username) {
+        let Json(Registration { username, password }) = body;
+        let username = match Email::parse(&username.0) {
             Ok(u) => u,
             Err(e) => return RegisterResponse::BadRequest(rejected(&e)),
         };
-        let password = match NewPassword::parse(password) {
+        let password = match NewPassword::parse(password.0) {
             Ok(p) => p,
             Err(e) => return RegisterResponse::BadRequest(rejected(&e)),
         };
@@ -56,11 +58,11 @@ impl AuthApi {
         body: Json<Credentials>,
     ) -> LoginResponse {
         let Json(Credentials { username, password }) = body;
-        let username = match Email::parse(&username) {
+        let username = match Email::parse(&username.0) {
             Ok(u) => u,
             Err(e) => return LoginResponse::BadRequest(rejected(&e)),
         };
-        let password = match LoginPassword::parse(password) {
+        let password = match LoginPassword::parse(password.0) {
             Ok(p) => p,
             Err(e) => return LoginResponse::BadRequest(rejected(&e)),
         };
@@ -82,11 +84,11 @@ impl AuthApi {
         body: Json<CodeSubmission>,
     ) -> VerifyResponse {
         let Json(CodeSubmission { username, code }) = body;
-        let username = match Email::parse(&username) {
+        let username = match Email::parse(&username.0) {
             Ok(u) => u,
             Err(e) => return VerifyResponse::BadRequest(rejected(&e)),
         };
-        let code = match OneTimeCode::parse(&code) {
+        let code = match OneTimeCode::parse(&code.0) {
             Ok(c) => c,
             Err(e) => return VerifyResponse::BadRequest(rejected(&e)),
         };

@@ -3,17 +3,20 @@
 mod auth;
 mod client;
 mod errors;
+mod fields;
 mod health;
 pub mod middleware;
 mod objects;
 mod session;
 pub mod slow_clients;
+pub mod spec;
 
 use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
 
 pub use client::ClientAddressPolicy;
 pub use errors::{json_error, panic_response};
 pub use objects::ApiMessage;
+pub use spec::{spec, spec_json, spec_yaml};
 
 /// The operations otp-login serves.
 pub type Api = (auth::AuthApi, session::SessionApi, health::HealthApi);
@@ -46,9 +49,11 @@ mailer the code is written to the server log instead of being emailed. Give the 
 `/verify` to *Authorize* (without the `Bearer ` prefix) to call `/me`.\n\n\
 **Versions.** `info.version` is the service's package version. A change that can break a \
 client (a removed path, operation, response field or status, a changed type, a new required \
-request field) comes only with a new major version (a new minor version while it is 0.x).";
+request field, a request value the previous version allowed and this one refuses) comes only \
+with a new major version (a new minor version while it is 0.x).";
 
-/// The API with its OpenAPI description; served by the app and exported by `otp-login openapi`.
+/// The API with its OpenAPI description, as poem-openapi writes it; `spec` completes the document
+/// that is served and exported.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (auth::AuthApi, session::SessionApi, health::HealthApi),
@@ -61,9 +66,4 @@ pub fn openapi_service() -> OpenApiService<Api, ()> {
     // Relative on purpose: Swagger UI's "Try it out" then calls whichever host served the page,
     // locally or behind a Lambda Function URL.
     .server(ServerObject::new("/").description("The host serving this document"))
-}
-
-/// The spec as committed in `openapi.yaml`.
-pub fn spec_yaml() -> String {
-    openapi_service().spec_yaml()
 }

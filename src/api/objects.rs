@@ -2,6 +2,8 @@
 use poem_openapi::types::Example;
 use poem_openapi::Object;
 
+use super::fields::{CodeText, NewPasswordText, SignInPasswordText, UsernameText};
+
 /// The answer of every operation: whether it worked and a message for people. Every error
 /// answer has this shape.
 #[derive(Debug, Clone, Object)]
@@ -29,27 +31,33 @@ impl ApiMessage {
     }
 }
 
-/// A username (an email address) and a password. Other fields are refused.
+// The fields below carry no doc comment on purpose: a described `$ref` is written as an `allOf`
+// wrapper, which generated SDKs turn into needless types. Each named schema describes itself.
+// Not `write_only` on passwords either: poem-openapi builds the schema example by serialising
+// it, which would drop a write-only password from the example Swagger UI's "Try it out" uses.
+
+/// The username and password of a new account. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct Registration {
+    pub username: UsernameText,
+    pub password: NewPasswordText,
+}
+
+/// A username and its password, to sign in. Other fields are refused.
 #[derive(Debug, Object)]
 #[oai(example, deny_unknown_fields)]
 pub struct Credentials {
-    /// The account's email address; compared without regard to case or surrounding spaces.
-    pub username: String,
-    /// The password: 8 to 128 characters when registering.
-    // Not `write_only`: this object is only ever a request body, and poem-openapi builds the
-    // schema example by serialising it, which would drop a write-only password from the example
-    // that Swagger UI's "Try it out" starts from.
-    pub password: String,
+    pub username: UsernameText,
+    pub password: SignInPasswordText,
 }
 
-/// A username and the code that was emailed to it.
+/// A username and the code that was emailed to it. Other fields are refused.
 #[derive(Debug, Object)]
 #[oai(example, deny_unknown_fields)]
 pub struct CodeSubmission {
-    /// The account's email address.
-    pub username: String,
-    /// The 6-digit code from the email.
-    pub code: String,
+    pub username: UsernameText,
+    pub code: CodeText,
 }
 
 /// A signed-in session.
@@ -88,11 +96,20 @@ impl Example for ApiMessage {
     }
 }
 
+impl Example for Registration {
+    fn example() -> Self {
+        Self {
+            username: UsernameText("user@example.com".to_owned()),
+            password: NewPasswordText("newpass123".to_owned()),
+        }
+    }
+}
+
 impl Example for Credentials {
     fn example() -> Self {
         Self {
-            username: "user@example.com".to_owned(),
-            password: "newpass123".to_owned(),
+            username: UsernameText("user@example.com".to_owned()),
+            password: SignInPasswordText("newpass123".to_owned()),
         }
     }
 }
@@ -100,8 +117,8 @@ impl Example for Credentials {
 impl Example for CodeSubmission {
     fn example() -> Self {
         Self {
-            username: "user@example.com".to_owned(),
-            code: "123456".to_owned(),
+            username: UsernameText("user@example.com".to_owned()),
+            code: CodeText("123456".to_owned()),
         }
     }
 }

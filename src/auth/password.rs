@@ -11,10 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, Semaphore};
 
-const MIN_NEW: usize = 8;
-const MAX_NEW: usize = 128;
+/// Fewest characters a new password may have.
+pub const MIN_NEW: usize = 8;
+/// Most characters a new password may have.
+pub const MAX_NEW: usize = 128;
 /// Longest password a sign-in accepts: legacy rows may hold up to 255 characters.
-const MAX_LOGIN: usize = 1024;
+pub const MAX_LOGIN: usize = 1024;
 
 /// A password chosen at registration, checked against the policy.
 #[derive(Debug)]
@@ -24,10 +26,13 @@ pub struct NewPassword(SecretString);
 pub enum PasswordError {
     #[error("Password is required")]
     Empty,
-    #[error("Password must be at least 8 characters")]
+    #[error("Password must be at least {} characters", MIN_NEW)]
     TooShort,
-    #[error("Password must be at most 128 characters")]
+    #[error("Password must be at most {} characters", MAX_NEW)]
     TooLong,
+    /// Sign-in has its own, wider bound (`MAX_LOGIN`): old accounts may have long passwords.
+    #[error("Password must be at most {} characters", MAX_LOGIN)]
+    TooLongToSignIn,
     #[error("Password must not contain control characters")]
     ControlCharacter,
     #[error("Password is too common; choose one that is harder to guess")]
@@ -71,7 +76,7 @@ impl LoginPassword {
     pub fn parse(raw: String) -> Result<Self, PasswordError> {
         match raw.chars().count() {
             0 => Err(PasswordError::Empty),
-            n if n > MAX_LOGIN => Err(PasswordError::TooLong),
+            n if n > MAX_LOGIN => Err(PasswordError::TooLongToSignIn),
             _ => Ok(Self(raw.into())),
         }
     }

@@ -17,5 +17,6 @@ mod secrets;
 mod ses;
 mod shutdown;
 mod spec;
+mod spec_rules;
 mod toolchain;
 mod verify;

@@ -15,7 +15,11 @@ fn the_declared_rust_version_is_no_lower_than_any_locked_dependency_needs() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let members: Vec<&str> = metadata["workspace_members"]
         .as_array()

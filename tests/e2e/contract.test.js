@@ -19,6 +19,17 @@ test("conforming requests pass", () => {
   assert.deepEqual(contract.check({ method: "GET", url: API + "/me", headers: { authorization: "Bearer abc.def.ghi" }, body: null }), []);
 });
 
+test("a body breaking only the value rules conforms only when the server answered 400", () => {
+  const typedBadly = post("/register", { username: "not-an-email", password: "short" });
+  assert.deepEqual(contract.check({ ...typedBadly, status: 400 }), []);
+  for (const status of [201, 409, undefined]) {
+    assert.match(contract.check({ ...typedBadly, status }).join("\n"), /breaks the request schema .*not 400/, String(status));
+  }
+  const shortCode = post("/verify", { username: "a@example.com", code: "12345" });
+  assert.deepEqual(contract.check({ ...shortCode, status: 400 }), []);
+  assert.notDeepEqual(contract.check({ ...shortCode, status: 401 }), []);
+});
+
 test("requests outside the spec are caught", () => {
   const cases = {
     "unknown path": post("/logout", {}),

@@ -1,5 +1,6 @@
 // Debian's Chromium driven by playwright-core (which cannot download a browser here); every page
-// records the API requests it makes so a test can check them against openapi.yaml.
+// records the API requests it makes, and the status each got, so a test can check them against
+// openapi.yaml.
 const fs = require("node:fs");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
@@ -28,8 +29,9 @@ async function launchBrowser() {
     const page = await context.newPage();
     page.on("request", (request) => {
       if (!["fetch", "xhr"].includes(request.resourceType())) return;
-      requests.push(request.allHeaders().then((headers) => ({
+      requests.push(Promise.all([request.allHeaders(), request.response()]).then(([headers, response]) => ({
         method: request.method(), url: request.url(), headers, body: request.postData(),
+        status: response?.status(),
       })));
     });
     return page;

@@ -5,13 +5,20 @@ from http import HTTPStatus
 from otp_login_client import AuthenticatedClient
 from otp_login_client.api.auth import login, register, verify
 from otp_login_client.api.session import get_current_user
-from otp_login_client.models import ApiMessage, CodeSubmission, Credentials, CurrentUser, SessionGranted
+from otp_login_client.models import (
+    ApiMessage,
+    CodeSubmission,
+    Credentials,
+    CurrentUser,
+    Registration,
+    SessionGranted,
+)
 
 PASSWORD = "correct-horse-42"
 
 
 def registered(client, email):
-    response = register.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    response = register.sync_detailed(client=client, body=Registration(username=email, password=PASSWORD))
     assert response.status_code == HTTPStatus.CREATED, response.content
     return response
 
@@ -42,7 +49,7 @@ def test_register_login_verify_then_me(client, base_url, email, server_log):
 
 def test_registering_a_taken_username_returns_409(client, email):
     registered(client, email)
-    again = register.sync_detailed(client=client, body=Credentials(username=email.upper(), password=PASSWORD))
+    again = register.sync_detailed(client=client, body=Registration(username=email.upper(), password=PASSWORD))
     assert again.status_code == HTTPStatus.CONFLICT
     assert (again.parsed.success, again.parsed.message) == (False, "Username already exists")
 
@@ -67,7 +74,7 @@ def test_verify_with_wrong_code_returns_401(client, email, server_log):
 
 
 def test_register_with_a_bad_email_returns_400(client):
-    refused = register.sync_detailed(client=client, body=Credentials(username="not-an-email", password=PASSWORD))
+    refused = register.sync_detailed(client=client, body=Registration(username="not-an-email", password=PASSWORD))
     assert refused.status_code == HTTPStatus.BAD_REQUEST
     assert (refused.parsed.success, refused.parsed.message) == (False, "Username must be a valid email address")
 

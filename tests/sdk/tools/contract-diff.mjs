@@ -1,7 +1,9 @@
 // Finds the changes between two OpenAPI 3 documents that can break an existing client: a removed
 // path, operation, status or response field, a changed type, a new required request field or
-// parameter, a newly required body or credential. Deliberately small; it knows the shapes
-// poem-openapi writes (local $refs, objects, arrays, allOf), not all of OpenAPI.
+// parameter, a newly required body or credential, a request value the old document allowed and
+// the new one refuses (a new or tighter format, length, bound, pattern, or closed object).
+// Deliberately small; it knows the shapes poem-openapi writes (local $refs, objects, arrays,
+// allOf), not all of OpenAPI.
 //
 //   node tools/contract-diff.mjs <released.yaml | folder of openapi-X.Y.Z.yaml> <current.yaml>
 //
@@ -145,6 +147,7 @@ function compareSchema(base, head, baseRef, headRef, ctx) {
   if (a.format && b.format !== a.format) {
     report(where, `format changed from ${a.format} to ${b.format ?? "none"}`);
   }
+  if (direction === "request") narrowedRequest(a, b, where, report);
   if (direction === "response" && b.nullable && !a.nullable) report(where, "may now be null");
   if (direction === "request" && a.nullable && !b.nullable) report(where, "no longer accepts null");
   if (a.enum && b.enum) {
@@ -176,6 +179,33 @@ function compareSchema(base, head, baseRef, headRef, ctx) {
     if (name in bProps) compareSchema(base, head, schema, bProps[name], { ...ctx, where: `${where}.${name}` });
   }
   if (a.items && b.items) compareSchema(base, head, a.items, b.items, { ...ctx, where: `${where}[]` });
+}
+
+// Lower and upper bounds, with the value that means "no bound" when the keyword is absent.
+const LOWER_BOUNDS = { minLength: 0, minimum: -Infinity, minItems: 0, minProperties: 0 };
+const UPPER_BOUNDS = { maxLength: Infinity, maximum: Infinity, maxItems: Infinity, maxProperties: Infinity };
+
+/**
+ * Request values the old schema allowed and the new one refuses. The documents alone decide: a
+ * rule the server enforced all along but the old document did not state still narrows what that
+ * document promised its clients they could send.
+ */
+function narrowedRequest(a, b, where, report) {
+  if (b.format && !a.format) report(where, `now restricted to format ${b.format}`);
+  if (b.pattern !== undefined && b.pattern !== a.pattern) {
+    report(where, a.pattern === undefined ? `now restricted to pattern ${b.pattern}` : `pattern changed from ${a.pattern} to ${b.pattern}`);
+  }
+  for (const [key, none] of Object.entries(LOWER_BOUNDS)) {
+    const [from, to] = [a[key] ?? none, b[key] ?? none];
+    if (to > from) report(where, `${key} raised from ${a[key] ?? "none"} to ${to}`);
+  }
+  for (const [key, none] of Object.entries(UPPER_BOUNDS)) {
+    const [from, to] = [a[key] ?? none, b[key] ?? none];
+    if (to < from) report(where, `${key} lowered from ${a[key] ?? "none"} to ${to}`);
+  }
+  if (b.additionalProperties === false && a.additionalProperties !== false && typeOf(b) === "object") {
+    report(where, "no longer accepts fields it does not name");
+  }
 }
 
 function typeOf(schema) {
@@ -260,7 +290,7 @@ function main([releasedArg, currentFile]) {
   }
   console.error(
     `contract: ${to} must not break clients of ${from}. Undo the change, or make it a breaking ` +
-      `release (bump the version in Cargo.toml: major, or minor while 0.x) and say so in the changelog.`,
+      `release (bump the version in Cargo.toml: major, or minor while 0.x) and say so in the README (Versions).`,
   );
   return 1;
 }

@@ -58,16 +58,52 @@ describe("breakingChanges", () => {
     assert.deepEqual(found, ["POST /register: response status 201 removed"]);
   });
 
-  it("flags a new required request field, on every operation that sends the object", () => {
+  it("flags a new required request field", () => {
     const found = diffAfter((s) => {
       const credentials = s.components.schemas.Credentials;
       credentials.properties.tenant = { type: "string" };
       credentials.required.push("tenant");
     });
+    assert.deepEqual(found, ["POST /login request body: new required request field tenant"]);
+  });
+
+  it("flags a request value the old schema allowed and the new one refuses, wherever it is sent", () => {
+    const found = diffAfter((s) => {
+      const { Username, NewPassword, OneTimeCode, SignInPassword } = s.components.schemas;
+      Username.maxLength = 200;
+      NewPassword.minLength = 10;
+      OneTimeCode.pattern = "^[0-9]{8}$";
+      delete SignInPassword.maxLength;
+      SignInPassword.format = "password";
+    });
     assert.deepEqual(found, [
-      "POST /register request body: new required request field tenant",
-      "POST /login request body: new required request field tenant",
+      "POST /register request body.username: maxLength lowered from 254 to 200",
+      "POST /register request body.password: minLength raised from 8 to 10",
+      "POST /login request body.username: maxLength lowered from 254 to 200",
+      "POST /login request body.password: now restricted to format password",
+      "POST /verify request body.username: maxLength lowered from 254 to 200",
+      "POST /verify request body.code: pattern changed from ^[0-9]{6}$ to ^[0-9]{8}$",
     ]);
+  });
+
+  it("flags a request object that closes to fields it does not name", () => {
+    const found = diffAfter((s) => delete s.components.schemas.CodeSubmission.additionalProperties);
+    assert.deepEqual(found, []);
+    const base = spec();
+    delete base.components.schemas.CodeSubmission.additionalProperties;
+    assert.deepEqual(whats(breakingChanges(base, spec())), [
+      "POST /verify request body: no longer accepts fields it does not name",
+    ]);
+  });
+
+  it("lets a request schema widen: a bound removed or relaxed, a pattern dropped", () => {
+    const found = diffAfter((s) => {
+      const { Username, NewPassword, OneTimeCode } = s.components.schemas;
+      delete Username.maxLength;
+      NewPassword.minLength = 6;
+      delete OneTimeCode.pattern;
+    });
+    assert.deepEqual(found, []);
   });
 
   it("flags a changed type, in a response and in a request", () => {

@@ -1,0 +1,92 @@
+//! The one OpenAPI document: poem-openapi's, completed with what it cannot write itself. The
+//! app serves it (`/openapi.json`, `/openapi.yaml`, Swagger UI at `/docs`) and
+//! `otp-login openapi` exports it into the committed `openapi.yaml`, so all of them agree.
+use poem::endpoint::make_sync;
+use poem::web::Html;
+use poem::{Endpoint, Response, Route};
+use serde_json::Value;
+
+use super::openapi_service;
+
+/// The spec as a JSON value.
+pub fn spec() -> Value {
+    let written = openapi_service().spec();
+    let mut spec: Value = serde_json::from_str(&written).expect("poem-openapi writes JSON");
+    close_request_objects(&mut spec);
+    spec
+}
+
+/// The spec as served at `/openapi.json`.
+pub fn spec_json() -> String {
+    serde_json::to_string_pretty(&spec()).expect("a JSON value serialises")
+}
+
+/// The spec as committed in `openapi.yaml` and served at `/openapi.yaml`.
+// serde_yaml is what poem-openapi writes its YAML with: no extra code in the binary, and the
+// committed file keeps the layout it always had.
+pub fn spec_yaml() -> String {
+    serde_yaml::to_string(&spec()).expect("a JSON value serialises as YAML")
+}
+
+/// Every request body is an object that refuses fields it does not name (each request object
+/// derives with `deny_unknown_fields`; `tests/api/spec_rules.rs` holds every operation to it).
+/// poem-openapi has no way to write `additionalProperties: false`, so it is added here.
+fn close_request_objects(spec: &mut Value) {
+    let mut names: Vec<String> = vec![];
+    for operations in spec["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for operation in operations.as_object().into_iter().flat_map(|o| o.values()) {
+            let content = &operation["requestBody"]["content"];
+            for media in content.as_object().into_iter().flat_map(|c| c.values()) {
+                if let Some(name) = media["schema"]["$ref"]
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    for name in names {
+        let schema = &mut spec["components"]["schemas"][name.as_str()];
+        if let Some(object) = schema.as_object_mut() {
+            if object.get("type").and_then(Value::as_str) == Some("object") {
+                object.insert("additionalProperties".to_owned(), Value::Bool(false));
+            }
+        }
+    }
+}
+
+/// `GET /openapi.json`.
+pub fn json_endpoint() -> impl Endpoint {
+    let body = spec_json();
+    make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json")
+            .body(body.clone())
+    })
+}
+
+/// `GET /openapi.yaml`.
+pub fn yaml_endpoint() -> impl Endpoint {
+    let body = spec_yaml();
+    make_sync(move |_| {
+        Response::builder()
+            .content_type("application/x-yaml")
+            .header("Content-Disposition", "inline; filename=\"spec.yaml\"")
+            .body(body.clone())
+    })
+}
+
+/// Swagger UI (nested at `/docs`) showing this spec. poem-openapi's page embeds the document it
+/// wrote, verbatim; that text is swapped for the completed one.
+pub fn swagger_ui() -> Route {
+    let service = openapi_service();
+    let html = service
+        .swagger_ui_html()
+        .replacen(&service.spec(), &spec_json(), 1);
+    Route::new().at("/", make_sync(move |_| Html(html.clone())))
+}
