@@ -117,3 +117,15 @@ fn a_database_password_never_reaches_the_log() {
         assert!(!log.contains("hunter2"), "{log}");
     }
 }
+
+#[test]
+fn a_log_written_to_a_file_has_no_colour_codes() {
+    // Output is captured, as when the log is redirected to a file or collected by a service.
+    let output = otp_login(
+        &["serve"],
+        &[("DATABASE_URL", "mysql://x@127.0.0.1:1/x"), ("PORT", "0")],
+    );
+    let log = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("ERROR"), "{log}");
+    assert!(!log.contains("\u{1b}["), "{log:?}");
+}
