@@ -24,18 +24,34 @@ CREATE TABLE IF NOT EXISTS users (
   UNIQUE KEY username (username)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
--- The latest sign-in code of each user, as an HMAC-SHA-256 (never the code itself).
+-- The latest code of each user for each purpose (sign_in, password_reset), as an HMAC-SHA-256
+-- (never the code itself).
 CREATE TABLE IF NOT EXISTS one_time_codes (
   id INT NOT NULL AUTO_INCREMENT,
   user_id INT NOT NULL,
+  purpose VARCHAR(16) NOT NULL DEFAULT 'sign_in',
   code_hash VARCHAR(64) NOT NULL,
   expires_at DATETIME NOT NULL,
   attempts INT NOT NULL DEFAULT 0,
   consumed_at DATETIME NULL DEFAULT NULL,
   created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
   PRIMARY KEY (id),
-  UNIQUE KEY user_id (user_id),
-  CONSTRAINT fk_one_time_codes_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+  UNIQUE KEY user_purpose (user_id, purpose),
+  CONSTRAINT fk_one_time_codes_owner FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+-- Signed-in sessions: a token names its row, and a revoked or expired row refuses the token.
+CREATE TABLE IF NOT EXISTS sessions (
+  id VARCHAR(32) NOT NULL,
+  user_id INT NOT NULL,
+  created_at DATETIME NOT NULL,
+  last_seen_at DATETIME NOT NULL,
+  expires_at DATETIME NOT NULL,
+  revoked_at DATETIME NULL DEFAULT NULL,
+  PRIMARY KEY (id),
+  KEY idx_sessions_user (user_id),
+  KEY idx_sessions_expires (expires_at),
+  CONSTRAINT fk_sessions_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 -- Rate limits, shared by every instance: one row per (limit, key) holding a GCRA "theoretical

@@ -1,5 +1,5 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
-//! exists), the table of one-time sign-in codes, the rate-limit state, and exact usernames.
+//! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions.
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
@@ -10,6 +10,7 @@ mod m20250101_000004_create_rate_limits;
 mod m20251125_000005_exact_usernames;
 mod m20251125_000006_rate_limit_buckets;
 mod m20251125_000007_code_failures;
+mod m20251125_000008_code_purposes_and_sessions;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251125_000005_exact_usernames::Migration),
             Box::new(m20251125_000006_rate_limit_buckets::Migration),
             Box::new(m20251125_000007_code_failures::Migration),
+            Box::new(m20251125_000008_code_purposes_and_sessions::Migration),
         ]
     }
 }

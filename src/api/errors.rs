@@ -48,7 +48,9 @@ pub(crate) fn failure<R: FailureResponse>(err: AuthError) -> R {
         AuthError::UsernameTaken
         | AuthError::InvalidCredentials
         | AuthError::InvalidCode
-        | AuthError::InvalidSession => R::refused(rejected(&err)),
+        | AuthError::InvalidResetCode
+        | AuthError::InvalidSession
+        | AuthError::WrongCurrentPassword => R::refused(rejected(&err)),
         AuthError::RateLimited(limited) => {
             let (body, retry_after) = too_many(&limited);
             R::too_many(body, retry_after)

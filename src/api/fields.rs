@@ -139,7 +139,8 @@ text_field!(
 text_field!(
     CodeText,
     "OneTimeCode",
-    "The 6-digit code from the sign-in email.",
+    "The 6-digit code from the email: the sign-in email for `/verify`, the password reset \
+     email for `/reset-password`.",
     MetaSchema {
         pattern: Some(CODE_PATTERN.to_owned()),
         ..MetaSchema::new("string")

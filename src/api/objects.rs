@@ -1,6 +1,6 @@
 //! Request and response bodies, named as they appear in the spec.
 use poem_openapi::types::Example;
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
 
 use super::fields::{CodeText, NewPasswordText, SignInPasswordText, UsernameText};
 
@@ -58,6 +58,45 @@ pub struct Credentials {
 pub struct CodeSubmission {
     pub username: UsernameText,
     pub code: CodeText,
+}
+
+/// The account whose password is forgotten. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub username: UsernameText,
+}
+
+/// The code from the password reset email and the new password. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct PasswordReset {
+    pub username: UsernameText,
+    pub code: CodeText,
+    pub new_password: NewPasswordText,
+}
+
+/// The signed-in user's current password and the new one. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: SignInPasswordText,
+    pub new_password: NewPasswordText,
+}
+
+/// Which sessions to end: `current` (this token's, the default) or `all` of the user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum SignOutScope {
+    Current,
+    All,
+}
+
+/// What to sign out of; the body may be left out. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct SignOut {
+    pub scope: Option<SignOutScope>,
 }
 
 /// A signed-in session.
@@ -119,6 +158,41 @@ impl Example for CodeSubmission {
         Self {
             username: UsernameText("user@example.com".to_owned()),
             code: CodeText("123456".to_owned()),
+        }
+    }
+}
+
+impl Example for PasswordResetRequest {
+    fn example() -> Self {
+        Self {
+            username: UsernameText("user@example.com".to_owned()),
+        }
+    }
+}
+
+impl Example for PasswordReset {
+    fn example() -> Self {
+        Self {
+            username: UsernameText("user@example.com".to_owned()),
+            code: CodeText("123456".to_owned()),
+            new_password: NewPasswordText("another pass 456".to_owned()),
+        }
+    }
+}
+
+impl Example for PasswordChange {
+    fn example() -> Self {
+        Self {
+            current_password: SignInPasswordText("newpass123".to_owned()),
+            new_password: NewPasswordText("another pass 456".to_owned()),
+        }
+    }
+}
+
+impl Example for SignOut {
+    fn example() -> Self {
+        Self {
+            scope: Some(SignOutScope::All),
         }
     }
 }

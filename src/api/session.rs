@@ -1,18 +1,22 @@
-//! `GET /me`: who the bearer token belongs to.
+//! `GET /me`: who the bearer token belongs to; `POST /logout`: end the session, or all of them.
 use poem::web::Data;
 use poem_openapi::auth::Bearer;
+use poem_openapi::error::AuthorizationError;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
-use super::errors::{answers_failures, failure, rejected};
-use super::objects::{ApiMessage, CurrentUser};
+use super::errors::{answers_failures, failure, parse_failure, rejected};
+use super::objects::{ApiMessage, CurrentUser, SignOut, SignOutScope};
+use super::optional_body::OptionalJson;
 use super::ApiTags;
-use crate::auth::{AuthError, AuthService};
+use crate::auth::{self, AuthError, AuthService};
+
+const SIGN_OUT: &str = "an optional field \"scope\", \"current\" or \"all\"";
 
 /// The token from `POST /verify`, sent as `Authorization: Bearer <token>`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT")]
-pub struct BearerToken(Bearer);
+pub struct BearerToken(pub Bearer);
 
 pub struct SessionApi;
 
@@ -24,15 +28,53 @@ impl SessionApi {
     /// The token is the one `POST /verify` returned; in Swagger UI give it to *Authorize*.
     #[oai(path = "/me", method = "get", operation_id = "getCurrentUser")]
     async fn me(&self, auth: Data<&AuthService>, token: BearerToken) -> MeResponse {
-        match auth.session_user(&token.0.token).await {
-            Ok(username) => MeResponse::Ok(Json(CurrentUser {
+        match auth.session(&token.0.token).await {
+            Ok(session) => MeResponse::Ok(Json(CurrentUser {
                 success: true,
                 message: "Signed in".to_owned(),
-                username,
+                username: session.username,
             })),
             Err(err) => failure(err),
         }
     }
+
+    /// Sign out
+    ///
+    /// Ends the session of the bearer token at once: the token is refused from then on. With
+    /// `{"scope": "all"}` every session of the account ends, on every device. The body may be
+    /// left out.
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        auth: Data<&AuthService>,
+        token: BearerToken,
+        body: OptionalJson<SignOut>,
+    ) -> LogoutResponse {
+        let session = match auth.session(&token.0.token).await {
+            Ok(session) => session,
+            Err(err) => return failure(err),
+        };
+        let scope = match body.0.and_then(|b| b.scope) {
+            None | Some(SignOutScope::Current) => auth::SignOutScope::Current,
+            Some(SignOutScope::All) => auth::SignOutScope::All,
+        };
+        match auth.sign_out(&session, scope).await {
+            Ok(_) => LogoutResponse::Ok(Json(ApiMessage::success(match scope {
+                auth::SignOutScope::Current => "Signed out",
+                auth::SignOutScope::All => "Signed out everywhere",
+            }))),
+            Err(err) => failure(err),
+        }
+    }
+}
+
+/// The 401 for a request whose bearer token is missing or not a bearer token, if that is what
+/// failed: the same answer as for a bad token.
+pub(crate) fn bearer_failure(err: &poem::Error) -> Option<Json<ApiMessage>> {
+    err.is::<AuthorizationError>().then(|| {
+        tracing::debug!(error = %err, "no usable bearer token");
+        rejected(&AuthError::InvalidSession)
+    })
 }
 
 #[derive(ApiResponse)]
@@ -41,8 +83,8 @@ pub enum MeResponse {
     /// The token is valid.
     #[oai(status = 200)]
     Ok(Json<CurrentUser>),
-    /// The token is missing, malformed, expired or was not issued by this service.
-    /// Message: `Invalid or expired session`.
+    /// The token is missing, malformed, expired, signed out, or was not issued by this
+    /// service. Message: `Invalid or expired session`.
     #[oai(status = 401)]
     Unauthorized(Json<ApiMessage>),
     /// Something failed on the server.
@@ -64,4 +106,39 @@ answers_failures!(MeResponse {
 fn me_bad_request(err: poem::Error) -> MeResponse {
     tracing::debug!(error = %err, "no usable bearer token");
     MeResponse::Unauthorized(rejected(&AuthError::InvalidSession))
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "logout_bad_request")]
+pub enum LogoutResponse {
+    /// The session ended (`Signed out`), or every session of the account
+    /// (`Signed out everywhere`).
+    #[oai(status = 200)]
+    Ok(Json<ApiMessage>),
+    /// The body is not JSON, or `scope` is not `current` or `all`.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// The token is missing, malformed, expired or already signed out.
+    /// Message: `Invalid or expired session`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Something failed on the server.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached; the session is unchanged. Try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+answers_failures!(LogoutResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+});
+
+fn logout_bad_request(err: poem::Error) -> LogoutResponse {
+    match bearer_failure(&err) {
+        Some(refusal) => LogoutResponse::Unauthorized(refusal),
+        None => LogoutResponse::BadRequest(parse_failure(&err, SIGN_OUT)),
+    }
 }

@@ -9,6 +9,13 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
+/// What a code unlocks. A code of one purpose never passes for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    SignIn,
+    PasswordReset,
+}
+
 /// A six-digit code. `Debug` hides the digits so a code never lands in a log by accident.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OneTimeCode(String);

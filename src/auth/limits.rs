@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::CodePurpose;
 use crate::store::{limits, Db, StoreError};
 
 /// At most `max` events per `window`, written `30/1m`, `5/1h` or `1/60s`.
@@ -57,11 +58,12 @@ pub fn parse_limits(raw: &str) -> Result<Vec<Limit>, String> {
 /// Every limit the service enforces; an empty list turns that limit off.
 #[derive(Debug, Clone)]
 pub struct RateLimits {
-    /// Requests to `/register`, `/login` and `/verify` per client address.
+    /// Requests to the operations that take a password or a code, per client address.
     pub per_address: Vec<Limit>,
-    /// Codes sent per username.
+    /// Codes sent per username, counted apart for each purpose.
     pub code_sends: Vec<Limit>,
-    /// Codes checked per username (the 5 tries per code come on top).
+    /// Codes checked per username, counted apart for each purpose (the 5 tries per code come
+    /// on top).
     pub code_verifies: Vec<Limit>,
     /// Wrong passwords per username, whatever the back-off.
     pub password_failures: Vec<Limit>,
@@ -96,6 +98,8 @@ enum Bucket {
     Address,
     CodeSent,
     CodeCheck,
+    ResetCodeSent,
+    ResetCodeCheck,
     PasswordFailure,
 }
 
@@ -105,7 +109,23 @@ impl Bucket {
             Bucket::Address => "address",
             Bucket::CodeSent => "code_sent",
             Bucket::CodeCheck => "code_check",
+            Bucket::ResetCodeSent => "reset_code_sent",
+            Bucket::ResetCodeCheck => "reset_code_check",
             Bucket::PasswordFailure => "password_failure",
+        }
+    }
+
+    fn sent(purpose: CodePurpose) -> Self {
+        match purpose {
+            CodePurpose::SignIn => Bucket::CodeSent,
+            CodePurpose::PasswordReset => Bucket::ResetCodeSent,
+        }
+    }
+
+    fn checked(purpose: CodePurpose) -> Self {
+        match purpose {
+            CodePurpose::SignIn => Bucket::CodeCheck,
+            CodePurpose::PasswordReset => Bucket::ResetCodeCheck,
         }
     }
 
@@ -161,7 +181,7 @@ impl RateLimiter {
         Self { db, limits }
     }
 
-    /// Counts a request to a sign-in operation from `address`.
+    /// Counts a request from `address` to an operation that takes a password or a code.
     pub async fn hit_from_address(&self, address: &str) -> Checked {
         self.maybe_prune().await?;
         self.take(Bucket::Address, address, &self.limits.per_address)
@@ -170,21 +190,25 @@ impl RateLimiter {
 
     /// Counts a guess at the user's live code; only real guesses come here, so strangers
     /// without a code to guess at cannot use up the owner's checks.
-    pub async fn take_code_check(&self, username: &str) -> Checked {
-        self.take(Bucket::CodeCheck, username, &self.limits.code_verifies)
-            .await
+    pub async fn take_code_check(&self, purpose: CodePurpose, username: &str) -> Checked {
+        let rules = &self.limits.code_verifies;
+        self.take(Bucket::checked(purpose), username, rules).await
     }
 
     /// Takes one code send for the username in every window, or none.
-    pub async fn take_code_send(&self, username: &str) -> Checked {
-        self.take(Bucket::CodeSent, username, &self.limits.code_sends)
-            .await
+    pub async fn take_code_send(&self, purpose: CodePurpose, username: &str) -> Checked {
+        let rules = &self.limits.code_sends;
+        self.take(Bucket::sent(purpose), username, rules).await
     }
 
     /// Returns a send taken for a code that never left (the mailer failed).
-    pub async fn give_back_code_send(&self, username: &str) -> Result<(), StoreError> {
-        self.give_back(Bucket::CodeSent, username, &self.limits.code_sends)
-            .await
+    pub async fn give_back_code_send(
+        &self,
+        purpose: CodePurpose,
+        username: &str,
+    ) -> Result<(), StoreError> {
+        let rules = &self.limits.code_sends;
+        self.give_back(Bucket::sent(purpose), username, rules).await
     }
 
     /// Reserves a password try before the hash is checked: within the username's cap of

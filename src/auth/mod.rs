@@ -7,9 +7,9 @@ pub mod password;
 pub mod service;
 pub mod token;
 
-pub use code::{CodeHasher, CodePolicy, OneTimeCode};
+pub use code::{CodeHasher, CodePolicy, CodePurpose, OneTimeCode};
 pub use email::Email;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
-pub use service::{AuthError, AuthService};
-pub use token::{SessionToken, TokenKeys};
+pub use service::{AuthError, AuthService, Session, SignOutScope};
+pub use token::{SessionToken, TokenClaims, TokenKeys};

@@ -1,13 +1,27 @@
-//! The sign-in rules: register, log in (password, then a code by mail), verify the code, and
-//! read a session. Works on parsed domain values; knows nothing of HTTP or SQL.
+//! The account rules: register, log in (password, then a code by mail), verify the code,
+//! sessions and sign-out, password reset by mailed code, and password change. Works on parsed
+//! domain values; knows nothing of HTTP or SQL.
 use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
 
 use super::limits::{Checked, Limited, RateLimiter};
 use super::password::{HashError, Verdict};
-use super::{CodeHasher, CodePolicy, Email, LoginPassword, NewPassword, OneTimeCode};
+use super::{CodeHasher, CodePolicy, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
 use super::{PasswordHasher, SessionToken, TokenKeys};
 use crate::mail::{CodeMessage, MailError, Mailer, Notice};
-use crate::store::{self, codes, users, Db, StoreError};
+use crate::store::codes::Purpose;
+use crate::store::users::UserRecord;
+use crate::store::{self, codes, sessions, users, Db, StoreError};
+
+/// A password-reset request answers no sooner than this after it began, whether or not the
+/// account exists, so that its timing does not tell (mailing a code through SES usually takes
+/// well under this).
+pub const RESET_REQUEST_FLOOR: Duration = Duration::from_millis(300);
+/// One session opened in this many also deletes a bounded batch of dead session rows.
+const PRUNE_ONE_IN: u32 = 20;
+const PRUNE_BATCH: u32 = 100;
 
 /// Every way a sign-in step can fail. The message is what the user reads; causes stay in the
 /// source chain for the log.
@@ -19,8 +33,13 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("Invalid or expired OTP")]
     InvalidCode,
+    #[error("Invalid or expired code")]
+    InvalidResetCode,
     #[error("Invalid or expired session")]
     InvalidSession,
+    /// The signed-in user's current password was wrong.
+    #[error("Current password is incorrect")]
+    WrongCurrentPassword,
     #[error("Too many attempts; try again in {} seconds", .0.retry_after_secs())]
     RateLimited(Limited),
     /// The mail service refused the message or could not be reached.
@@ -65,7 +84,22 @@ impl From<MailError> for AuthError {
     }
 }
 
-/// Everything the sign-in rules need, built once per process and shared by every request.
+/// The signed-in session a valid bearer token belongs to.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: i32,
+    pub username: String,
+    pub id: String,
+}
+
+/// Which sessions a sign-out ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignOutScope {
+    Current,
+    All,
+}
+
+/// Everything the account rules need, built once per process and shared by every request.
 #[derive(Clone)]
 pub struct AuthService {
     db: Db,
@@ -174,35 +208,100 @@ impl AuthService {
             );
             return Ok(());
         }
-        if let Err(limited) = self.limiter.take_code_send(to.as_ref()).await? {
+        if let Err(limited) = self
+            .limiter
+            .take_code_send(CodePurpose::SignIn, to.as_ref())
+            .await?
+        {
             // A 429 here would tell a guesser the password was right. The code sent moments
             // ago is still the live one; this answer is the same as for a send.
             limited_event(client, "code_send", limited);
             return Ok(());
         }
+        self.send_code(client, &user, to, CodePurpose::SignIn).await
+    }
+
+    /// Mails a fresh code of this purpose to the account's address; it replaces the earlier
+    /// one. The send was already taken from the limit: a failed send gives it back.
+    async fn send_code(
+        &self,
+        client: &str,
+        user: &UserRecord,
+        to: Email,
+        purpose: CodePurpose,
+    ) -> Result<(), AuthError> {
         let code = OneTimeCode::generate();
         let code_hash = self.codes.hash(user.id, &code);
         let expires_at = store::now() + self.code_policy.ttl;
-        codes::replace(&self.db, user.id, &code_hash, expires_at).await?;
+        codes::replace(&self.db, user.id, column(purpose), &code_hash, expires_at).await?;
 
         let message = CodeMessage {
             to,
             code,
             valid_for: self.code_policy.ttl,
+            purpose,
         };
         if let Err(err) = self.mailer.send_code(&message).await {
             // A code nobody received must not stay valid, nor count as sent.
-            codes::discard(&self.db, user.id, &code_hash).await?;
-            self.limiter.give_back_code_send(&user.username).await?;
+            codes::discard(&self.db, user.id, column(purpose), &code_hash).await?;
+            self.limiter
+                .give_back_code_send(purpose, &user.username)
+                .await?;
             return Err(err.into());
         }
         tracing::info!(
             event = "code_sent",
             client,
             user_id = user.id,
-            "sign-in code sent"
+            purpose = ?purpose,
+            "code sent"
         );
         Ok(())
+    }
+
+    /// Counts a try at the user's live code of this purpose and checks it. Answers the stored
+    /// hash for the caller to spend; every failure is the purpose's one refusal.
+    async fn check_code(
+        &self,
+        client: &str,
+        user: &UserRecord,
+        purpose: CodePurpose,
+        code: &OneTimeCode,
+    ) -> Result<String, AuthError> {
+        let invalid = || invalid_code(purpose);
+        let max_attempts = self.code_policy.max_attempts;
+        // Only a guess at a live code counts against the username: a stranger typing codes
+        // for a name with none pending costs its owner nothing.
+        let stored = codes::live_hash(&self.db, user.id, column(purpose), max_attempts)
+            .await?
+            .ok_or_else(invalid)?;
+        let limit = match purpose {
+            CodePurpose::SignIn => "code_check",
+            CodePurpose::PasswordReset => "reset_code_check",
+        };
+        allowed_for(
+            client,
+            limit,
+            self.limiter.take_code_check(purpose, &user.username).await,
+        )?;
+        if !codes::record_attempt(&self.db, user.id, column(purpose), &stored, max_attempts).await?
+        {
+            return Err(invalid());
+        }
+        if !self.codes.verify(user.id, code, &stored) {
+            tracing::info!(
+                event = "wrong_code",
+                client,
+                user_id = user.id,
+                purpose = ?purpose,
+                "wrong code"
+            );
+            if purpose == CodePurpose::SignIn {
+                self.count_wrong_code(client, user).await?;
+            }
+            return Err(invalid());
+        }
+        Ok(stored)
     }
 
     /// Spends the code, if it is the user's live one, and opens a session.
@@ -217,45 +316,151 @@ impl AuthService {
             .await?
             .filter(|user| !self.code_policy.locks(user.failed_codes))
             .ok_or(AuthError::InvalidCode)?;
-        // Only a guess at a live code counts against the username: a stranger typing codes
-        // for a name with none pending costs its owner nothing.
-        let stored = codes::live_hash(&self.db, user.id, self.code_policy.max_attempts)
-            .await?
-            .ok_or(AuthError::InvalidCode)?;
-        allowed_for(
-            client,
-            "code_check",
-            self.limiter.take_code_check(&user.username).await,
-        )?;
-        if !codes::record_attempt(&self.db, user.id, &stored, self.code_policy.max_attempts).await?
-        {
-            return Err(AuthError::InvalidCode);
-        }
-        if !self.codes.verify(user.id, code, &stored) {
-            tracing::info!(
-                event = "wrong_code",
-                client,
-                user_id = user.id,
-                "wrong sign-in code"
-            );
-            self.count_wrong_code(client, &user).await?;
-            return Err(AuthError::InvalidCode);
-        }
-        if !codes::consume(&self.db, user.id, &stored).await? {
+        let stored = self
+            .check_code(client, &user, CodePurpose::SignIn, code)
+            .await?;
+        if !codes::consume(&self.db, user.id, Purpose::SignIn, &stored).await? {
             return Err(AuthError::InvalidCode);
         }
         users::clear_wrong_codes(&self.db, user.id).await?;
+        let session = self.open_session(&user).await?;
         tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
-        Ok(self.tokens.issue(&user.username)?)
+        Ok(session)
+    }
+
+    /// A session row for the user and the token that names it.
+    async fn open_session(&self, user: &UserRecord) -> Result<SessionToken, AuthError> {
+        if rand::random_range(0..PRUNE_ONE_IN) == 0 {
+            sessions::prune(&self.db, PRUNE_BATCH).await?;
+        }
+        let id = hex::encode(rand::rng().random::<[u8; 16]>());
+        let expires_at = store::now() + self.tokens.ttl();
+        sessions::open(&self.db, &id, user.id, expires_at).await?;
+        Ok(self.tokens.issue(&user.username, &id)?)
+    }
+
+    /// Mails a password-reset code if the account exists. The answer is the same, and comes
+    /// no sooner than `RESET_REQUEST_FLOOR`, whether it exists or not; only the per-address
+    /// limit and an outage of our own database answer otherwise.
+    pub async fn request_password_reset(
+        &self,
+        client: &str,
+        username: &Email,
+    ) -> Result<(), AuthError> {
+        let answer_at = tokio::time::Instant::now() + RESET_REQUEST_FLOOR;
+        let result = self.send_reset_code(client, username).await;
+        if tokio::time::Instant::now() > answer_at {
+            tracing::warn!("password-reset request outlasted its floor: timing may tell");
+        }
+        tokio::time::sleep_until(answer_at).await;
+        result
+    }
+
+    async fn send_reset_code(&self, client: &str, username: &Email) -> Result<(), AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        // Keyed by the name asked for, known or not, and never a 429: the answer must not
+        // tell whether a code went out.
+        let purpose = CodePurpose::PasswordReset;
+        if let Err(limited) = self
+            .limiter
+            .take_code_send(purpose, username.as_ref())
+            .await?
+        {
+            limited_event(client, "reset_code_send", limited);
+            return Ok(());
+        }
+        let Some(user) = users::find_by_username(&self.db, username.as_ref()).await? else {
+            tracing::info!(event = "reset_unknown_user", client, "no such account");
+            return Ok(());
+        };
+        let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidResetCode)?;
+        match self.send_code(client, &user, to, purpose).await {
+            // A failed send answers like a sent one (a 502 would say the account exists);
+            // the log has it, and the user can ask again.
+            Err(AuthError::MailFailed(err) | AuthError::MailThrottled(err)) => {
+                tracing::error!(error = %err, user_id = user.id, "could not mail the reset code");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Spends a live reset code and sets the new password. The new password unlocks sign-in
+    /// by code and ends every session; a racing reset with the same code gets the refusal.
+    pub async fn reset_password(
+        &self,
+        client: &str,
+        username: &Email,
+        code: &OneTimeCode,
+        new_password: &NewPassword,
+    ) -> Result<(), AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        let user = users::find_by_username(&self.db, username.as_ref())
+            .await?
+            .ok_or(AuthError::InvalidResetCode)?;
+        let stored = self
+            .check_code(client, &user, CodePurpose::PasswordReset, code)
+            .await?;
+        // Hashed before the code is spent, so a busy hasher leaves the code usable.
+        let hash = self.passwords.hash(new_password).await?;
+        if !users::reset_password(&self.db, user.id, &stored, &hash).await? {
+            return Err(AuthError::InvalidResetCode);
+        }
+        tracing::info!(
+            event = "password_reset",
+            client,
+            user_id = user.id,
+            "password reset; every session ended"
+        );
+        Ok(())
+    }
+
+    /// Changes the signed-in user's password after checking the current one (a wrong one
+    /// counts toward the same back-off as at sign-in). Every other session ends.
+    pub async fn change_password(
+        &self,
+        client: &str,
+        session: &Session,
+        current: &LoginPassword,
+        new_password: &NewPassword,
+    ) -> Result<(), AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        let reserved = self
+            .limiter
+            .reserve_password_try(&session.username, client)
+            .await?
+            .map_err(|limited| limited_event(client, "password", limited))?;
+        let user = users::find_by_id(&self.db, session.user_id)
+            .await?
+            .ok_or(AuthError::InvalidSession)?;
+        let verdict = self
+            .passwords
+            .verify(current, Some(&user.stored_password))
+            .await?;
+        if verdict == Verdict::Mismatch {
+            tracing::info!(
+                event = "wrong_password",
+                client,
+                user_id = user.id,
+                "wrong current password"
+            );
+            return Err(AuthError::WrongCurrentPassword);
+        }
+        self.limiter.password_succeeded(reserved).await?;
+        let hash = self.passwords.hash(new_password).await?;
+        users::change_password(&self.db, user.id, &hash, &session.id).await?;
+        tracing::info!(
+            event = "password_changed",
+            client,
+            user_id = user.id,
+            "password changed; other sessions ended"
+        );
+        Ok(())
     }
 
     /// Counts a wrong code across codes; the one that reaches the lock kills the live code and
     /// tells the owner, whose password someone else must know.
-    async fn count_wrong_code(
-        &self,
-        client: &str,
-        user: &users::UserRecord,
-    ) -> Result<(), AuthError> {
+    async fn count_wrong_code(&self, client: &str, user: &UserRecord) -> Result<(), AuthError> {
         let lock = self.code_policy.lock_after;
         if !users::record_wrong_code(&self.db, user.id, lock).await? {
             return Ok(());
@@ -266,7 +471,7 @@ impl AuthService {
             user_id = user.id,
             "locked after {lock} wrong codes"
         );
-        codes::discard_all(&self.db, user.id).await?;
+        codes::discard_all(&self.db, user.id, Purpose::SignIn).await?;
         let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCode)?;
         if let Err(err) = self
             .mailer
@@ -279,16 +484,44 @@ impl AuthService {
         Ok(())
     }
 
-    /// The username behind a session token, if the token is valid and the user still exists.
-    pub async fn session_user(&self, token: &str) -> Result<String, AuthError> {
-        let username = self
+    /// The session a bearer token belongs to, while the token is valid, its session neither
+    /// revoked nor expired, and its user still there.
+    pub async fn session(&self, token: &str) -> Result<Session, AuthError> {
+        let claims = self
             .tokens
             .verify(token)
             .map_err(|_| AuthError::InvalidSession)?;
-        match users::find_by_username(&self.db, &username).await? {
-            Some(user) => Ok(user.username),
-            None => Err(AuthError::InvalidSession),
-        }
+        let live = sessions::find_live(&self.db, &claims.session_id)
+            .await?
+            .ok_or(AuthError::InvalidSession)?;
+        let user = users::find_by_id(&self.db, live.user_id)
+            .await?
+            .filter(|user| user.username == claims.username)
+            .ok_or(AuthError::InvalidSession)?;
+        sessions::seen(&self.db, &live).await?;
+        Ok(Session {
+            user_id: user.id,
+            username: user.username,
+            id: live.id,
+        })
+    }
+
+    /// Ends this session, or every session of its user. Answers how many ended.
+    pub async fn sign_out(&self, session: &Session, scope: SignOutScope) -> Result<u64, AuthError> {
+        let ended = match scope {
+            SignOutScope::Current => {
+                u64::from(sessions::revoke(&self.db, session.user_id, &session.id).await?)
+            }
+            SignOutScope::All => sessions::revoke_all(&self.db, session.user_id, None).await?,
+        };
+        tracing::info!(
+            event = "signed_out",
+            user_id = session.user_id,
+            scope = ?scope,
+            ended,
+            "signed out"
+        );
+        Ok(ended)
     }
 
     /// Closes the database pool once the requests in flight are done.
@@ -298,6 +531,22 @@ impl AuthService {
 
     pub async fn database_ready(&self) -> Result<(), StoreError> {
         store::ping(&self.db).await
+    }
+}
+
+/// The column value for a code's purpose.
+fn column(purpose: CodePurpose) -> Purpose {
+    match purpose {
+        CodePurpose::SignIn => Purpose::SignIn,
+        CodePurpose::PasswordReset => Purpose::PasswordReset,
+    }
+}
+
+/// The one refusal for every failure of a code of this purpose.
+fn invalid_code(purpose: CodePurpose) -> AuthError {
+    match purpose {
+        CodePurpose::SignIn => AuthError::InvalidCode,
+        CodePurpose::PasswordReset => AuthError::InvalidResetCode,
     }
 }
 

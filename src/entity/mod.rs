@@ -1,3 +1,4 @@
 //! SeaORM entities for the tables the `migration` crate creates. Used only by `store`.
 pub mod one_time_codes;
+pub mod sessions;
 pub mod users;

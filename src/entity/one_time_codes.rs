@@ -1,4 +1,4 @@
-//! The `one_time_codes` table: the keyed hash of each user's latest sign-in code.
+//! The `one_time_codes` table: the keyed hash of each user's latest code for each purpose.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -6,8 +6,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
-    #[sea_orm(unique)]
     pub user_id: i32,
+    /// `sign_in` or `password_reset`; unique with `user_id`.
+    pub purpose: String,
     /// Hex HMAC-SHA-256 of the code; the code itself is never stored.
     pub code_hash: String,
     pub expires_at: DateTimeUtc,

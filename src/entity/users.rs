@@ -18,13 +18,21 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(has_one = "super::one_time_codes::Entity")]
+    #[sea_orm(has_many = "super::one_time_codes::Entity")]
     OneTimeCode,
+    #[sea_orm(has_many = "super::sessions::Entity")]
+    Session,
 }
 
 impl Related<super::one_time_codes::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::OneTimeCode.def()
+    }
+}
+
+impl Related<super::sessions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
     }
 }
 

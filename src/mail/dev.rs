@@ -68,7 +68,8 @@ impl Mailer for DevMailer {
         tracing::info!(
             to = %message.to,
             code = %message.code.expose(),
-            "development mailer: sign-in code (not emailed)"
+            purpose = ?message.purpose,
+            "development mailer: code (not emailed)"
         );
         self.keep(SentMessage {
             to: message.to.to_string(),

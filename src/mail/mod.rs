@@ -8,19 +8,37 @@ use std::time::Duration;
 pub use dev::{DevMailer, SentMessage};
 pub use ses::SesMailer;
 
-use crate::auth::{Email, OneTimeCode};
+use crate::auth::{CodePurpose, Email, OneTimeCode};
 
-/// A sign-in code on its way to a user.
+/// A code on its way to a user: to sign in, or to reset the password.
 #[derive(Debug, Clone)]
 pub struct CodeMessage {
     pub to: Email,
     pub code: OneTimeCode,
     pub valid_for: Duration,
+    pub purpose: CodePurpose,
 }
 
 pub const SUBJECT: &str = "Your sign-in code";
+pub const RESET_SUBJECT: &str = "Your password reset code";
 
 impl CodeMessage {
+    /// What the code is, and what to do if it was not asked for.
+    fn wording(&self) -> (&'static str, &'static str) {
+        match self.purpose {
+            CodePurpose::SignIn => (
+                "Your sign-in code is",
+                "If you did not try to sign in, ignore this email: nobody can sign in without \
+                 the code.",
+            ),
+            CodePurpose::PasswordReset => (
+                "Your password reset code is",
+                "If you did not ask to reset your password, ignore this email: your password \
+                 stays as it is, and nobody can change it without the code.",
+            ),
+        }
+    }
+
     fn minutes(&self) -> String {
         match self.valid_for.as_secs().div_ceil(60) {
             1 => "1 minute".to_owned(),
@@ -29,27 +47,31 @@ impl CodeMessage {
     }
 
     pub fn subject(&self) -> &'static str {
-        SUBJECT
+        match self.purpose {
+            CodePurpose::SignIn => SUBJECT,
+            CodePurpose::PasswordReset => RESET_SUBJECT,
+        }
     }
 
     pub fn text_body(&self) -> String {
+        let (lead, ignore) = self.wording();
         format!(
-            "Your sign-in code is {code}\n\n\
+            "{lead} {code}\n\n\
              It expires in {minutes} and can be used once.\n\n\
-             If you did not try to sign in, ignore this email: nobody can sign in without the code.\n",
+             {ignore}\n",
             code = self.code.expose(),
             minutes = self.minutes(),
         )
     }
 
     pub fn html_body(&self) -> String {
+        let (lead, ignore) = self.wording();
         format!(
             "<!doctype html><html><body style=\"font-family:sans-serif\">\
-             <p>Your sign-in code is</p>\
+             <p>{lead}</p>\
              <p style=\"font-size:28px;font-weight:bold;letter-spacing:4px\">{code}</p>\
              <p>It expires in {minutes} and can be used once.</p>\
-             <p style=\"color:#666\">If you did not try to sign in, ignore this email: \
-             nobody can sign in without the code.</p>\
+             <p style=\"color:#666\">{ignore}</p>\
              </body></html>",
             code = self.code.expose(),
             minutes = self.minutes(),
@@ -111,6 +133,22 @@ mod tests {
             to: Email::parse("bob@example.com").unwrap(),
             code: OneTimeCode::parse("031337").unwrap(),
             valid_for: Duration::from_secs(secs),
+            purpose: CodePurpose::SignIn,
+        }
+    }
+
+    #[test]
+    fn a_reset_code_has_its_own_subject_and_words() {
+        let m = CodeMessage {
+            purpose: CodePurpose::PasswordReset,
+            ..message(300)
+        };
+        assert_eq!(m.subject(), "Your password reset code");
+        for body in [m.text_body(), m.html_body()] {
+            assert!(body.contains("Your password reset code is"), "{body}");
+            assert!(body.contains("031337"), "{body}");
+            assert!(body.contains("If you did not ask to reset your password"));
+            assert!(!body.contains("sign-in code"), "{body}");
         }
     }
 

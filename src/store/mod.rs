@@ -2,6 +2,7 @@
 //! sees an entity or a `DbErr`: every function answers with a `StoreError`.
 pub mod codes;
 pub mod limits;
+pub mod sessions;
 pub mod users;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};

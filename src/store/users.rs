@@ -2,11 +2,12 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    SqlErr, TransactionTrait,
 };
 
-use super::StoreError;
+use super::codes::{self, Purpose};
+use super::{sessions, StoreError};
 use crate::entity::users;
 
 /// A user as the domain needs it.
@@ -80,20 +81,84 @@ pub async fn insert(
     }
 }
 
+/// Replaces a legacy password with its hash; nothing else about the account changes.
 pub async fn update_password(
     db: &DatabaseConnection,
     id: i32,
     password_hash: &str,
 ) -> Result<(), StoreError> {
-    users::ActiveModel {
-        id: Set(id),
-        password: Set(password_hash.to_owned()),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
+    users::Entity::update_many()
+        .col_expr(users::Column::Password, Expr::value(password_hash))
+        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(users::Column::Id.eq(id))
+        .exec(db)
+        .await?;
     Ok(())
+}
+
+/// Spends the user's password-reset code and sets the new password, in one transaction: the new
+/// password ends the run of wrong codes (unlocking sign-in), the pending sign-in code and every
+/// session. Answers `false`, changing nothing, when the code was no longer live (a racing reset
+/// spent it first).
+pub async fn reset_password(
+    db: &DatabaseConnection,
+    id: i32,
+    code_hash: &str,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
+    let txn = db.begin().await?;
+    if !codes::consume(&txn, id, Purpose::PasswordReset, code_hash).await? {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    write_password(&txn, id, password_hash).await?;
+    codes::discard_all(&txn, id, Purpose::SignIn).await?;
+    sessions::revoke_all(&txn, id, None).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Sets a new password chosen by a signed-in user, ending every other session of theirs, in
+/// one transaction.
+pub async fn change_password(
+    db: &DatabaseConnection,
+    id: i32,
+    password_hash: &str,
+    current_session: &str,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    write_password(&txn, id, password_hash).await?;
+    codes::discard_all(&txn, id, Purpose::SignIn).await?;
+    sessions::revoke_all(&txn, id, Some(current_session)).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A new password also ends the run of wrong codes.
+async fn write_password<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    users::Entity::update_many()
+        .col_expr(users::Column::Password, Expr::value(password_hash))
+        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(users::Column::FailedCodes, Expr::value(0))
+        .filter(users::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The user with this id, if it still exists.
+pub async fn find_by_id(
+    db: &DatabaseConnection,
+    id: i32,
+) -> Result<Option<UserRecord>, StoreError> {
+    Ok(users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(UserRecord::from))
 }
 
 /// Counts one more wrong code for the user, in one statement so racing guesses all count.

@@ -282,11 +282,66 @@ impl TestApp {
             .expect("request")
     }
 
-    /// The last code the development mailer sent to `username`.
+    pub async fn request_reset(&self, username: &str) -> Response {
+        self.post_json("/request-password-reset", &json!({"username": username}))
+            .await
+    }
+
+    pub async fn reset_password(&self, username: &str, code: &str, new_password: &str) -> Response {
+        self.post_json(
+            "/reset-password",
+            &json!({"username": username, "code": code, "new_password": new_password}),
+        )
+        .await
+    }
+
+    /// `POST /logout` with `body`, or with no body at all.
+    pub async fn logout(&self, token: &str, body: Option<Value>) -> Response {
+        let request = self.client.post(self.url("/logout")).bearer_auth(token);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        request.send().await.expect("request")
+    }
+
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Response {
+        self.client
+            .post(self.url("/change-password"))
+            .bearer_auth(token)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The last sign-in code the development mailer sent to `username`.
     pub fn code_for(&self, username: &str) -> String {
+        self.last_code(username, "Your sign-in code")
+    }
+
+    /// The last password reset code the development mailer sent to `username`.
+    pub fn reset_code_for(&self, username: &str) -> String {
+        self.last_code(username, "Your password reset code")
+    }
+
+    fn last_code(&self, username: &str, subject: &str) -> String {
         self.mailer()
-            .last_code_for(username)
-            .unwrap_or_else(|| panic!("no code was sent to {username}"))
+            .messages_to(username)
+            .into_iter()
+            .rev()
+            .find(|m| m.subject == subject && !m.code.is_empty())
+            .map(|m| m.code)
+            .unwrap_or_else(|| panic!("no {subject:?} was sent to {username}"))
+    }
+
+    /// How many messages with this subject went to `username`.
+    pub fn mails_to(&self, username: &str, subject: &str) -> usize {
+        self.mailer()
+            .messages_to(username)
+            .iter()
+            .filter(|m| m.subject == subject)
+            .count()
     }
 
     /// Registers `username` and logs in; the code is then waiting in the mailer.

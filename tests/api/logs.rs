@@ -73,16 +73,49 @@ async fn no_password_code_secret_or_token_is_logged() {
     let session = assert_status(app.verify(&email, &code).await, 200).await;
     let token = session["token"].as_str().unwrap().to_owned();
     assert_status(app.me(&token).await, 200).await;
+    // The rest of the account's life: a reset by code, then a change while signed in.
+    let reset_password = format!("reset-{}", random_suffix());
+    let changed_password = format!("changed-{}", random_suffix());
+    assert_status(app.request_reset(&email).await, 200).await;
+    let mails = crate::ses::delivered_to(&email).await;
+    let (subject, body) = mails.last().unwrap();
+    assert_eq!(subject, "Your password reset code");
+    let reset_code = crate::ses::code_in(body);
+    assert_status(
+        app.reset_password(&email, &reset_code, &reset_password)
+            .await,
+        200,
+    )
+    .await;
+    assert_status(app.login(&email, &reset_password).await, 200).await;
+    let code_again = crate::ses::code_in(&crate::ses::delivered_to(&email).await.last().unwrap().1);
+    let session = assert_status(app.verify(&email, &code_again).await, 200).await;
+    let second_token = session["token"].as_str().unwrap().to_owned();
+    assert_status(
+        app.change_password(&second_token, &reset_password, &changed_password)
+            .await,
+        200,
+    )
+    .await;
+    assert_status(app.logout(&second_token, None).await, 200).await;
 
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    assert!(text.contains("sign-in code sent"), "the logs were captured");
+    assert!(text.contains("code sent"), "the logs were captured");
+    assert!(
+        text.contains("event=\"password_changed\""),
+        "the change was logged"
+    );
     for (what, secret) in [
         ("password", password.as_str()),
         ("wrong password", &wrong_password),
         ("code", &code),
+        ("reset code", &reset_code),
+        ("new password", &reset_password),
+        ("changed password", &changed_password),
         ("JWT secret", &jwt_secret),
         ("OTP secret", &otp_secret),
         ("token", &token),
+        ("second token", &second_token),
     ] {
         assert!(!text.contains(secret), "the {what} appears in the logs");
     }

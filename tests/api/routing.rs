@@ -8,7 +8,7 @@ async fn unknown_routes_return_404_route_not_found() {
     let app = spawn_app().await;
     for (method, path) in [
         (Method::GET, "/"),
-        (Method::POST, "/logout"),
+        (Method::POST, "/sign-out"),
         (Method::GET, "/register/x"),
     ] {
         let response = app

@@ -168,6 +168,33 @@ async fn the_old_services_database_is_adopted_keeping_every_row() {
         200,
     )
     .await;
+    // …and its password can be reset like any other.
+    assert_status(app.request_reset("legacy@example.com").await, 200).await;
+    let code = app.reset_code_for("legacy@example.com");
+    let new = "a brand new passphrase";
+    assert_answer(
+        app.reset_password("legacy@example.com", &code, new).await,
+        200,
+        "Password changed",
+    )
+    .await;
+    assert_status(app.login("legacy@example.com", "plainpass").await, 401).await;
+    assert_status(app.login("legacy@example.com", new).await, 200).await;
+}
+
+#[tokio::test]
+async fn a_pending_sign_in_code_survives_the_purpose_migration_both_ways() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let db = TestDb::new(backend).await;
+        let app = test_app().sharing(&db).spawn().await;
+        let email = unique_email();
+        app.register_and_login(&email).await;
+        let conn = db.connect().await;
+        // Down to before purposes and sessions, and up again, with the code pending.
+        Migrator::down(&conn, Some(1)).await.unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        assert_status(app.verify(&email, &app.code_for(&email)).await, 200).await;
+    }
 }
 
 async fn stored_password(db: &DatabaseConnection, username: &str) -> String {

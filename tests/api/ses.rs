@@ -134,6 +134,16 @@ async fn an_unverified_sender_answers_502_and_leaves_no_valid_code() {
         0,
         "the undelivered code was withdrawn"
     );
+    // A reset request answers as for any address (a 502 would say the account exists), and
+    // withdraws the undelivered code all the same.
+    assert_answer(
+        app.request_reset(&email).await,
+        200,
+        "If the account exists, a reset code was sent",
+    )
+    .await;
+    assert!(delivered_to(&email).await.is_empty());
+    assert_eq!(app.count_rows("one_time_codes").await, 0);
 }
 
 /// Registers a user on an app whose SES lives at `endpoint`, then times a login.

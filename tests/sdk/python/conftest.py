@@ -40,15 +40,18 @@ def email():
 
 
 class ServerLog:
-    """Reads sign-in codes the development mailer wrote to the server's output."""
+    """Reads codes the development mailer wrote to the server's output."""
 
     def __init__(self, path):
         self.path = path
 
-    def codes(self, email):
+    def codes(self, email, purpose="SignIn"):
         with open(self.path, encoding="utf-8", errors="replace") as f:
             text = f.read()
-        return re.findall(rf"development mailer: sign-in code .*?to={re.escape(email.lower())} code=(\d{{6}})", text)
+        return re.findall(
+            rf"development mailer: code .*?to={re.escape(email.lower())} code=(\d{{6}}) purpose={purpose}\b",
+            text,
+        )
 
     def code_after(self, email, seen, timeout=10.0):
         """The first code for `email` after the `seen` codes it already had."""

@@ -1,0 +1,250 @@
+//! `POST /request-password-reset`, `POST /reset-password`, `POST /change-password`: the way
+//! back from a forgotten password, and a new one while signed in.
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::client::ClientAddress;
+use super::errors::{answers_failures, failure, parse_failure, rejected};
+use super::objects::RateLimitedMessage;
+use super::objects::{ApiMessage, PasswordChange, PasswordReset, PasswordResetRequest};
+use super::session::{bearer_failure, BearerToken};
+use super::ApiTags;
+use crate::auth::{AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
+
+pub struct AccountApi;
+
+const RESET_REQUEST: &str = "a string field \"username\"";
+const RESET: &str = "string fields \"username\", \"code\" and \"new_password\"";
+const CHANGE: &str = "string fields \"current_password\" and \"new_password\"";
+
+#[OpenApi(tag = "ApiTags::Account")]
+impl AccountApi {
+    /// Email a password reset code
+    ///
+    /// If an account has this username, a 6-digit reset code is emailed to it; it replaces any
+    /// earlier reset code and expires after a few minutes. The answer is the same whether the
+    /// account exists or not, and takes as long.
+    #[oai(
+        path = "/request-password-reset",
+        method = "post",
+        operation_id = "requestPasswordReset"
+    )]
+    async fn request_password_reset(
+        &self,
+        auth: Data<&AuthService>,
+        client: ClientAddress,
+        body: Json<PasswordResetRequest>,
+    ) -> RequestResetResponse {
+        let Json(PasswordResetRequest { username }) = body;
+        let username = match Email::parse(&username.0) {
+            Ok(u) => u,
+            Err(e) => return RequestResetResponse::BadRequest(rejected(&e)),
+        };
+        match auth.request_password_reset(&client.0, &username).await {
+            Ok(()) => RequestResetResponse::Ok(Json(ApiMessage::success(
+                "If the account exists, a reset code was sent",
+            ))),
+            Err(err) => failure(err),
+        }
+    }
+
+    /// Set a new password with the emailed reset code
+    ///
+    /// The code from `POST /request-password-reset` works once, for a few minutes, and dies
+    /// after a few wrong tries; a sign-in code never works here. The new password follows the
+    /// same rules as at registration. Every session of the account ends, and sign-in by code
+    /// is unlocked if wrong codes had locked it.
+    #[oai(
+        path = "/reset-password",
+        method = "post",
+        operation_id = "resetPassword"
+    )]
+    async fn reset_password(
+        &self,
+        auth: Data<&AuthService>,
+        client: ClientAddress,
+        body: Json<PasswordReset>,
+    ) -> ResetResponse {
+        let Json(PasswordReset {
+            username,
+            code,
+            new_password,
+        }) = body;
+        let username = match Email::parse(&username.0) {
+            Ok(u) => u,
+            Err(e) => return ResetResponse::BadRequest(rejected(&e)),
+        };
+        let code = match OneTimeCode::parse(&code.0) {
+            Ok(c) => c,
+            Err(e) => return ResetResponse::BadRequest(rejected(&e)),
+        };
+        let new_password = match NewPassword::parse(new_password.0) {
+            Ok(p) => p,
+            Err(e) => return ResetResponse::BadRequest(rejected(&e)),
+        };
+        match auth
+            .reset_password(&client.0, &username, &code, &new_password)
+            .await
+        {
+            Ok(()) => ResetResponse::Ok(Json(ApiMessage::success("Password changed"))),
+            Err(err) => failure(err),
+        }
+    }
+
+    /// Change the password while signed in
+    ///
+    /// Needs the bearer token and the current password. The new password follows the same
+    /// rules as at registration. Every other session of the account ends; this one stays.
+    #[oai(
+        path = "/change-password",
+        method = "post",
+        operation_id = "changePassword"
+    )]
+    async fn change_password(
+        &self,
+        auth: Data<&AuthService>,
+        client: ClientAddress,
+        token: BearerToken,
+        body: Json<PasswordChange>,
+    ) -> ChangeResponse {
+        let session = match auth.session(&token.0.token).await {
+            Ok(session) => session,
+            Err(err) => return failure(err),
+        };
+        let Json(PasswordChange {
+            current_password,
+            new_password,
+        }) = body;
+        let current = match LoginPassword::parse(current_password.0) {
+            Ok(p) => p,
+            Err(e) => return ChangeResponse::BadRequest(rejected(&e)),
+        };
+        let new_password = match NewPassword::parse(new_password.0) {
+            Ok(p) => p,
+            Err(e) => return ChangeResponse::BadRequest(rejected(&e)),
+        };
+        match auth
+            .change_password(&client.0, &session, &current, &new_password)
+            .await
+        {
+            Ok(()) => ChangeResponse::Ok(Json(ApiMessage::success("Password changed"))),
+            Err(err) => failure(err),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "request_reset_bad_request")]
+pub enum RequestResetResponse {
+    /// Asked: if the account exists, a code is on its way (the answer does not say).
+    /// Message: `If the account exists, a reset code was sent`.
+    #[oai(status = 200)]
+    Ok(Json<ApiMessage>),
+    /// A field is missing or malformed, or the username is not an email address.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// Too many requests from this address: wait `retry_after` seconds (also sent as the
+    /// `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on the server.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached; try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+answers_failures!(RequestResetResponse {
+    // Nothing is refused here: every request that parses gets the same 200.
+    refused: InternalError,
+    internal: InternalError,
+    unavailable: Unavailable,
+    too_many: TooManyRequests,
+});
+
+fn request_reset_bad_request(err: poem::Error) -> RequestResetResponse {
+    RequestResetResponse::BadRequest(parse_failure(&err, RESET_REQUEST))
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "reset_bad_request")]
+pub enum ResetResponse {
+    /// The password was changed and every session ended; sign in with the new password.
+    /// Message: `Password changed`.
+    #[oai(status = 200)]
+    Ok(Json<ApiMessage>),
+    /// A field is missing or malformed, the code is not 6 digits, or the new password breaks
+    /// the policy; the message says which rule, e.g. `Password must be at least 8 characters`.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// The code is wrong, used, expired, out of tries, or not a reset code (the answer does
+    /// not say which). Message: `Invalid or expired code`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Too many requests from this address or for this username: wait `retry_after` seconds
+    /// (also sent as the `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on the server; the password is unchanged.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached, or too many requests are waiting for a password hash
+    /// (`Service busy; try again shortly`); the password is unchanged and the code still
+    /// works.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+answers_failures!(ResetResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+    too_many: TooManyRequests,
+});
+
+fn reset_bad_request(err: poem::Error) -> ResetResponse {
+    ResetResponse::BadRequest(parse_failure(&err, RESET))
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "change_bad_request")]
+pub enum ChangeResponse {
+    /// The password was changed; every other session ended. Message: `Password changed`.
+    #[oai(status = 200)]
+    Ok(Json<ApiMessage>),
+    /// A field is missing or malformed, or the new password breaks the policy; the message
+    /// says which rule, e.g. `Password must be at least 8 characters`.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// The token is missing, invalid, expired or signed out (`Invalid or expired session`),
+    /// or the current password is wrong (`Current password is incorrect`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Too many requests from this address, or too many wrong passwords: wait `retry_after`
+    /// seconds (also sent as the `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on the server; the password is unchanged.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached, or too many requests are waiting for a password
+    /// check; the password is unchanged. Try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+answers_failures!(ChangeResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+    too_many: TooManyRequests,
+});
+
+fn change_bad_request(err: poem::Error) -> ChangeResponse {
+    match bearer_failure(&err) {
+        Some(refusal) => ChangeResponse::Unauthorized(refusal),
+        None => ChangeResponse::BadRequest(parse_failure(&err, CHANGE)),
+    }
+}

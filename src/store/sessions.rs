@@ -1,0 +1,132 @@
+//! The `sessions` table: one row per signed-in session. A token is honoured only while its row
+//! is unrevoked and unexpired, so the server can end a session before its token expires.
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    EntityTrait, QueryFilter, Statement,
+};
+
+use super::{now, StoreError};
+use crate::entity::sessions::{self, Column, Entity};
+
+/// A live session as the domain needs it.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: i32,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// How stale `last_seen_at` may get before a request writes it again: one write a minute per
+/// session, not one per request.
+const SEEN_EVERY: Duration = Duration::minutes(1);
+/// How long a revoked row is kept (for the record) before the clean-up takes it.
+const KEEP_REVOKED: Duration = Duration::days(1);
+
+pub async fn open(
+    db: &DatabaseConnection,
+    id: &str,
+    user_id: i32,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now = now();
+    let row = sessions::ActiveModel {
+        id: Set(id.to_owned()),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+    };
+    Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The session, if it is neither revoked nor expired.
+pub async fn find_live(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<SessionRecord>, StoreError> {
+    Ok(Entity::find_by_id(id.to_owned())
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now()))
+        .one(db)
+        .await?
+        // The column may compare without regard to case; ids are exact.
+        .filter(|row| row.id == id)
+        .map(|row| SessionRecord {
+            id: row.id,
+            user_id: row.user_id,
+            last_seen_at: row.last_seen_at,
+        }))
+}
+
+/// Records that the session was used, at most once a minute.
+pub async fn seen(db: &DatabaseConnection, session: &SessionRecord) -> Result<(), StoreError> {
+    let now = now();
+    if now - session.last_seen_at < SEEN_EVERY {
+        return Ok(());
+    }
+    Entity::update_many()
+        .col_expr(Column::LastSeenAt, Expr::value(now))
+        .filter(Column::Id.eq(session.id.as_str()))
+        .filter(Column::LastSeenAt.lt(now - SEEN_EVERY))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends one session of the user. Answers whether it was live until now.
+pub async fn revoke(db: &DatabaseConnection, user_id: i32, id: &str) -> Result<bool, StoreError> {
+    let ended = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(ended == 1)
+}
+
+/// Ends every live session of the user but `keep`. Answers how many were ended.
+pub async fn revoke_all<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    keep: Option<&str>,
+) -> Result<u64, StoreError> {
+    let mut which = Condition::all()
+        .add(Column::UserId.eq(user_id))
+        .add(Column::RevokedAt.is_null())
+        .add(Column::ExpiresAt.gt(now()));
+    if let Some(keep) = keep {
+        which = which.add(Column::Id.ne(keep));
+    }
+    Ok(Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now()))
+        .filter(which)
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Deletes at most `batch` rows that refuse their token anyway: expired, or revoked more than a
+/// day ago.
+pub async fn prune(db: &DatabaseConnection, batch: u32) -> Result<u64, StoreError> {
+    let condition = "expires_at < ? OR revoked_at < ?";
+    let sql = match db.get_database_backend() {
+        DatabaseBackend::Sqlite => format!(
+            "DELETE FROM sessions WHERE rowid IN \
+             (SELECT rowid FROM sessions WHERE {condition} LIMIT {batch})"
+        ),
+        _ => format!("DELETE FROM sessions WHERE {condition} LIMIT {batch}"),
+    };
+    let now = now();
+    let statement = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [now.into(), (now - KEEP_REVOKED).into()],
+    );
+    Ok(db.execute(statement).await?.rows_affected())
+}
