@@ -111,14 +111,13 @@ pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> 
 /// every failure a JSON answer carrying the CORS headers.
 pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output = Response> {
     let api = openapi_service();
-    let allowed = Arc::new(middleware::allowed_methods(&api.spec()));
     let routes = Route::new()
         .nest("/docs", crate::api::spec::swagger_ui())
         .at("/openapi.json", crate::api::spec::json_endpoint())
         .at("/openapi.yaml", crate::api::spec::yaml_endpoint())
         .nest("/", api);
     let app = WithFrontend::new(routes, &settings.server.frontend_dir)
-        .around(move |next, req| middleware::answer_405_with_allow(next, req, allowed.clone()))
+        .around(middleware::answer_405_with_allow)
         .data(auth)
         .data(ClientAddressPolicy {
             trust_forwarded_for: settings.server.trust_forwarded_for,

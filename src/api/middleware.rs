@@ -1,7 +1,6 @@
 //! What every request passes through, whatever operation answers it: a request id and its log
 //! line, the body limit, the 405 `Allow` header, CORS, panics caught, every failure as JSON,
 //! and the static pages beside the API.
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use poem::endpoint::StaticFilesEndpoint;
@@ -88,34 +87,16 @@ async fn with_request_id<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Resul
     .await
 }
 
-/// The methods each path of the spec serves, as an `Allow` header value.
-pub fn allowed_methods(spec_json: &str) -> HashMap<String, String> {
-    let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
-    let paths = spec["paths"].as_object().cloned().unwrap_or_default();
-    paths
-        .into_iter()
-        .map(|(path, operations)| {
-            let mut methods: Vec<String> = operations
-                .as_object()
-                .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
-                .unwrap_or_default();
-            methods.sort();
-            (path, methods.join(", "))
-        })
-        .collect()
-}
-
 /// A 405 names the methods the path does serve (RFC 9110 requires `Allow`).
 pub async fn answer_405_with_allow<E: Endpoint>(
     next: Arc<E>,
     req: Request,
-    allowed: Arc<HashMap<String, String>>,
 ) -> poem::Result<Response> {
     let path = req.uri().path().to_owned();
     match next.call(req).await {
         Err(err) if err.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => {
             let mut response = json_error(err).await;
-            if let Some(methods) = allowed.get(&path) {
+            if let Some(methods) = crate::api::spec::allowed_methods(&path) {
                 if let Ok(value) = methods.parse() {
                     response
                         .headers_mut()

@@ -1,6 +1,9 @@
 //! The one OpenAPI document: poem-openapi's, completed with what it cannot write itself. The
 //! app serves it (`/openapi.json`, `/openapi.yaml`, Swagger UI at `/docs`) and
 //! `otp-login openapi` exports it into the committed `openapi.yaml`, so all of them agree.
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use poem::endpoint::make_sync;
 use poem::web::Html;
 use poem::{Endpoint, Response, Route};
@@ -10,10 +13,60 @@ use super::openapi_service;
 
 /// The spec as a JSON value.
 pub fn spec() -> Value {
-    let written = openapi_service().spec();
-    let mut spec: Value = serde_json::from_str(&written).expect("poem-openapi writes JSON");
+    complete(&openapi_service().spec())
+}
+
+/// poem-openapi's document, completed.
+fn complete(written: &str) -> Value {
+    let mut spec: Value = serde_json::from_str(written).expect("poem-openapi writes JSON");
     close_request_objects(&mut spec);
     spec
+}
+
+/// What the app serves of the spec, written once, on the first request that needs it: a Lambda
+/// cold start answers its first event without writing the document at all.
+struct Served {
+    json: String,
+    yaml: String,
+    swagger_ui: String,
+    /// The methods each path serves, for the `Allow` header of a 405.
+    allowed: HashMap<String, String>,
+}
+
+static SERVED: LazyLock<Served> = LazyLock::new(|| {
+    let service = openapi_service();
+    let written = service.spec();
+    let spec = complete(&written);
+    let json = serde_json::to_string_pretty(&spec).expect("a JSON value serialises");
+    // poem-openapi's page embeds the document it wrote, verbatim; that text is swapped for the
+    // completed one.
+    let swagger_ui = service.swagger_ui_html().replacen(&written, &json, 1);
+    Served {
+        yaml: serde_yaml::to_string(&spec).expect("a JSON value serialises as YAML"),
+        allowed: methods_by_path(&spec),
+        json,
+        swagger_ui,
+    }
+});
+
+/// The methods `path` serves, as an `Allow` header lists them (`GET, POST`).
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    SERVED.allowed.get(path).map(String::as_str)
+}
+
+fn methods_by_path(spec: &Value) -> HashMap<String, String> {
+    let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+    paths
+        .into_iter()
+        .map(|(path, operations)| {
+            let mut methods: Vec<String> = operations
+                .as_object()
+                .map(|ops| ops.keys().map(|m| m.to_uppercase()).collect())
+                .unwrap_or_default();
+            methods.sort();
+            (path, methods.join(", "))
+        })
+        .collect()
 }
 
 /// The spec as served at `/openapi.json`.
@@ -62,31 +115,24 @@ fn close_request_objects(spec: &mut Value) {
 
 /// `GET /openapi.json`.
 pub fn json_endpoint() -> impl Endpoint {
-    let body = spec_json();
-    make_sync(move |_| {
+    make_sync(|_| {
         Response::builder()
             .content_type("application/json")
-            .body(body.clone())
+            .body(SERVED.json.as_str())
     })
 }
 
 /// `GET /openapi.yaml`.
 pub fn yaml_endpoint() -> impl Endpoint {
-    let body = spec_yaml();
-    make_sync(move |_| {
+    make_sync(|_| {
         Response::builder()
             .content_type("application/x-yaml")
             .header("Content-Disposition", "inline; filename=\"spec.yaml\"")
-            .body(body.clone())
+            .body(SERVED.yaml.as_str())
     })
 }
 
-/// Swagger UI (nested at `/docs`) showing this spec. poem-openapi's page embeds the document it
-/// wrote, verbatim; that text is swapped for the completed one.
+/// Swagger UI (nested at `/docs`) showing this spec.
 pub fn swagger_ui() -> Route {
-    let service = openapi_service();
-    let html = service
-        .swagger_ui_html()
-        .replacen(&service.spec(), &spec_json(), 1);
-    Route::new().at("/", make_sync(move |_| Html(html.clone())))
+    Route::new().at("/", make_sync(|_| Html(SERVED.swagger_ui.as_str())))
 }
