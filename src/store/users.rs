@@ -111,9 +111,7 @@ pub async fn reset_password(
         txn.rollback().await?;
         return Ok(false);
     }
-    write_password(&txn, id, password_hash).await?;
-    codes::discard_all(&txn, id, Purpose::SignIn).await?;
-    sessions::revoke_all(&txn, id, None).await?;
+    replace_password(&txn, id, password_hash, None).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -127,18 +125,18 @@ pub async fn change_password(
     current_session: &str,
 ) -> Result<(), StoreError> {
     let txn = db.begin().await?;
-    write_password(&txn, id, password_hash).await?;
-    codes::discard_all(&txn, id, Purpose::SignIn).await?;
-    sessions::revoke_all(&txn, id, Some(current_session)).await?;
+    replace_password(&txn, id, password_hash, Some(current_session)).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// A new password also ends the run of wrong codes.
-async fn write_password<C: ConnectionTrait>(
+/// A new password ends the run of wrong codes, the pending sign-in code, and every session
+/// but `keep`.
+async fn replace_password<C: ConnectionTrait>(
     db: &C,
     id: i32,
     password_hash: &str,
+    keep: Option<&str>,
 ) -> Result<(), StoreError> {
     users::Entity::update_many()
         .col_expr(users::Column::Password, Expr::value(password_hash))
@@ -147,6 +145,8 @@ async fn write_password<C: ConnectionTrait>(
         .filter(users::Column::Id.eq(id))
         .exec(db)
         .await?;
+    codes::discard_all(db, id, Purpose::SignIn).await?;
+    sessions::revoke_all(db, id, keep).await?;
     Ok(())
 }
 
