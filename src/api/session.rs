@@ -5,6 +5,7 @@ use poem_openapi::error::AuthorizationError;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
+use super::client::ClientAddress;
 use super::errors::{answers_failures, failure, parse_failure, rejected};
 use super::objects::{ApiMessage, CurrentUser, SignOut, SignOutScope};
 use super::optional_body::OptionalJson;
@@ -47,6 +48,7 @@ impl SessionApi {
     async fn logout(
         &self,
         auth: Data<&AuthService>,
+        client: ClientAddress,
         token: BearerToken,
         body: OptionalJson<SignOut>,
     ) -> LogoutResponse {
@@ -58,7 +60,7 @@ impl SessionApi {
             None | Some(SignOutScope::Current) => auth::SignOutScope::Current,
             Some(SignOutScope::All) => auth::SignOutScope::All,
         };
-        match auth.sign_out(&session, scope).await {
+        match auth.sign_out(&client.0, &session, scope).await {
             Ok(_) => LogoutResponse::Ok(Json(ApiMessage::success(match scope {
                 auth::SignOutScope::Current => "Signed out",
                 auth::SignOutScope::All => "Signed out everywhere",

@@ -507,7 +507,12 @@ impl AuthService {
     }
 
     /// Ends this session, or every session of its user. Answers how many ended.
-    pub async fn sign_out(&self, session: &Session, scope: SignOutScope) -> Result<u64, AuthError> {
+    pub async fn sign_out(
+        &self,
+        client: &str,
+        session: &Session,
+        scope: SignOutScope,
+    ) -> Result<u64, AuthError> {
         let ended = match scope {
             SignOutScope::Current => {
                 u64::from(sessions::revoke(&self.db, session.user_id, &session.id).await?)
@@ -516,6 +521,7 @@ impl AuthService {
         };
         tracing::info!(
             event = "signed_out",
+            client,
             user_id = session.user_id,
             scope = ?scope,
             ended,
