@@ -18,6 +18,12 @@
     login: (username, password) => call("POST", "/login", { username, password }),
     verify: (username, code) => call("POST", "/verify", { username, code }),
     getCurrentUser: (token) => call("GET", "/me", undefined, token),
+    logout: (token, scope) => call("POST", "/logout", scope ? { scope } : undefined, token),
+    requestPasswordReset: (username) => call("POST", "/request-password-reset", { username }),
+    resetPassword: (username, code, newPassword) =>
+      call("POST", "/reset-password", { username, code, new_password: newPassword }),
+    changePassword: (token, currentPassword, newPassword) =>
+      call("POST", "/change-password", { current_password: currentPassword, new_password: newPassword }, token),
   };
 
   /** Never throws: a failure of the network is an answer too (`status: 0`). */
@@ -83,8 +89,11 @@
     }
     if (result.status === 401) {
       if (operation === "login") return { text: "Wrong email or password. Check both and try again." };
-      if (operation === "verify") {
+      if (operation === "verify" || operation === "resetPassword") {
         return { text: "That code is wrong or has expired. Check the newest email, or send a new code." };
+      }
+      if (operation === "changePassword" && message === "Current password is incorrect") {
+        return { field: "current", text: "That is not your current password." };
       }
       return { text: "Your session has ended. Please sign in again.", link: { href: "login.html", text: "Sign in" } };
     }
@@ -240,6 +249,11 @@
     const params = new URLSearchParams(window.location.search);
     if (params.has("registered")) showStatus(loginRegion, "success", "Account created. Sign in to get your code.");
     if (params.has("signed-out")) showStatus(loginRegion, "info", "You have signed out.");
+    if (params.has("signed-out-everywhere")) showStatus(loginRegion, "info", "You have signed out on every device.");
+    if (params.has("signed-out-here")) {
+      showStatus(loginRegion, "info", "You have signed out on this device. The server could not be told, so the session ends when it expires.");
+    }
+    if (params.has("password-changed")) showStatus(loginRegion, "success", "Password changed. Sign in with your new password.");
 
     const showStep = (step) => {
       $("#password-step").hidden = step !== "password";
@@ -301,16 +315,102 @@
     });
   }
 
+  function resetPage() {
+    const requestForm = $("#request-form");
+    const resetForm = $("#reset-form");
+    const requestRegion = $("#request-status");
+    const resetRegion = $("#reset-status");
+    let email = "";
+
+    requestForm.username.value = session.username();
+    const showStep = (step) => {
+      $("#request-step").hidden = step !== "request";
+      $("#reset-step").hidden = step !== "reset";
+    };
+
+    onSubmit(requestForm, requestRegion, async () => {
+      showStatus(requestRegion, "info", "Sending a reset code…");
+      const result = await api.requestPasswordReset(requestForm.username.value);
+      if (result.status !== 200) return report(result, "requestPasswordReset", requestForm, requestRegion);
+      email = requestForm.username.value.trim();
+      session.rememberUsername(email);
+      showStatus(requestRegion, "info", "");
+      showEmail($("#reset-email"), email);
+      showStatus(resetRegion, "success", "Check your email for the reset code.");
+      showStep("reset");
+      resetForm.code.focus();
+    });
+
+    resetForm.code.addEventListener("input", () => {
+      resetForm.code.value = resetForm.code.value.replace(/\D/g, "").slice(0, 6);
+    });
+
+    onSubmit(resetForm, resetRegion, async () => {
+      showStatus(resetRegion, "info", "Setting your new password…");
+      const result = await api.resetPassword(email, resetForm.code.value, resetForm.password.value);
+      if (result.status === 200) {
+        session.end();
+        return window.location.assign("login.html?password-changed");
+      }
+      report(result, "resetPassword", resetForm, resetRegion);
+    });
+
+    const resend = $("#reset-resend");
+    resend.addEventListener("click", async () => {
+      clearErrors(resetForm);
+      setBusy(true, resend);
+      showStatus(resetRegion, "info", "Sending a new code…");
+      const result = await api.requestPasswordReset(email);
+      setBusy(false, resend);
+      if (result.status !== 200) return report(result, "requestPasswordReset", resetForm, resetRegion);
+      resetForm.code.value = "";
+      showStatus(resetRegion, "success", "A new code is on its way. Only the newest code works.");
+      resetForm.code.focus();
+    });
+
+    $("#reset-change-email").addEventListener("click", () => {
+      resetForm.code.value = "";
+      resetForm.password.value = "";
+      clearErrors(resetForm);
+      showStatus(resetRegion, "info", "");
+      showStep("request");
+      requestForm.username.focus();
+    });
+  }
+
   async function accountPage() {
     const region = $("#account-status");
     const token = session.token();
     if (!token) return window.location.replace("login.html");
 
-    $("#sign-out").addEventListener("click", () => {
+    // Ends the session on the server, then forgets the token here whatever the answer: a token
+    // the server already refuses (401) is as good as ended.
+    const signOut = async (button, scope) => {
+      setBusy(true, button);
+      showStatus(region, "info", "Signing out…");
+      const result = await api.logout(token, scope);
       session.end();
-      window.location.assign("login.html?signed-out");
-    });
+      const ended = result.ok || result.status === 401;
+      const where = !ended ? "signed-out-here" : scope === "all" ? "signed-out-everywhere" : "signed-out";
+      window.location.assign("login.html?" + where);
+    };
+    $("#sign-out").addEventListener("click", (event) => signOut(event.currentTarget));
+    $("#sign-out-everywhere").addEventListener("click", (event) => signOut(event.currentTarget, "all"));
     $("#retry").addEventListener("click", () => window.location.reload());
+
+    const changeForm = $("#change-form");
+    const changeRegion = $("#change-status");
+    onSubmit(changeForm, changeRegion, async () => {
+      showStatus(changeRegion, "info", "Changing your password…");
+      const result = await api.changePassword(token, changeForm.current.value, changeForm.password.value);
+      if (result.status === 200) {
+        changeForm.reset();
+        showStatus(changeRegion, "success", "Password changed. Your other devices have been signed out.");
+        return;
+      }
+      if (result.status === 401 && result.data.message !== "Current password is incorrect") session.end();
+      report(result, "changePassword", changeForm, changeRegion);
+    });
 
     showStatus(region, "info", "Checking your session…");
     const result = await api.getCurrentUser(token);
@@ -324,6 +424,7 @@
         $("#session-end").textContent = "Your session ends at " + time + ", or sooner if you close this tab or sign out.";
       }
       $("#signed-in").hidden = false;
+      $("#sign-out-everywhere").hidden = false;
       return;
     }
     if (result.status === 401) {
@@ -336,7 +437,7 @@
     showStatus(region, "error", failure.text, failure.link);
   }
 
-  const pages = { index: indexPage, register: registerPage, login: loginPage, account: accountPage };
+  const pages = { index: indexPage, register: registerPage, login: loginPage, reset: resetPage, account: accountPage };
   const page = pages[document.body.dataset.page];
   if (page) page();
 })();

@@ -10,13 +10,20 @@ const JSON_TYPE = { "content-type": "application/json" };
 const post = (path, body, headers = JSON_TYPE) => ({ method: "POST", url: API + path, headers, body: JSON.stringify(body) });
 
 test("the spec has the operations the pages use", () => {
-  for (const id of ["register", "login", "verify", "getCurrentUser"]) assert.ok(contract.operationIds.includes(id), id);
+  const used = ["register", "login", "verify", "getCurrentUser", "logout", "requestPasswordReset", "resetPassword", "changePassword"];
+  for (const id of used) assert.ok(contract.operationIds.includes(id), id);
 });
 
 test("conforming requests pass", () => {
   assert.deepEqual(contract.check(post("/register", { username: "a@example.com", password: "12345678" })), []);
   assert.deepEqual(contract.check(post("/verify", { username: "a@example.com", code: "123456" })), []);
   assert.deepEqual(contract.check({ method: "GET", url: API + "/me", headers: { authorization: "Bearer abc.def.ghi" }, body: null }), []);
+  // /logout's body is optional.
+  const bearer = { authorization: "Bearer abc.def.ghi" };
+  assert.deepEqual(contract.check({ method: "POST", url: API + "/logout", headers: bearer, body: null }), []);
+  assert.deepEqual(contract.check(post("/logout", { scope: "all" }, { ...JSON_TYPE, ...bearer })), []);
+  const change = { current_password: "old one", new_password: "a new passphrase" };
+  assert.deepEqual(contract.check(post("/change-password", change, { ...JSON_TYPE, ...bearer })), []);
 });
 
 test("a body breaking only the value rules conforms only when the server answered 400", () => {
@@ -32,7 +39,9 @@ test("a body breaking only the value rules conforms only when the server answere
 
 test("requests outside the spec are caught", () => {
   const cases = {
-    "unknown path": post("/logout", {}),
+    "unknown path": post("/signout", {}),
+    "logout without a token": { method: "POST", url: API + "/logout", headers: {}, body: null },
+    "unknown scope": post("/logout", { scope: "device" }, { ...JSON_TYPE, authorization: "Bearer x" }),
     "wrong method": { method: "GET", url: API + "/login", headers: {}, body: null },
     "another origin": { ...post("/login", { username: "a@example.com", password: "x" }), url: "http://127.0.0.1:3001/login" },
     "missing field": post("/verify", { username: "a@example.com" }),

@@ -93,7 +93,7 @@ test("an expired session on the account page asks to sign in again", T, async ()
   await page.goto(api.url + "/account.html");
   await s.expectText(page, "#account-status", "Your session has ended");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("otp-login.token")), null);
-  assert.ok(await page.getByRole("button", { name: "Sign out" }).isHidden());
+  assert.ok(await page.getByRole("button", { name: "Sign out", exact: true }).isHidden());
   await screenshot(page, "account-session-ended");
   await page.locator("#account-status").getByRole("link", { name: "Sign in" }).click();
   await page.waitForURL("**/login.html");

@@ -55,7 +55,7 @@ test("register, sign in with the emailed code, see the account, sign out", T, as
   assert.ok(!stored[1].includes(s.PASSWORD), "the password is never stored");
   await screenshot(page, "account");
 
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL("**/login.html?signed-out");
   await s.expectText(page, "#login-status", "You have signed out");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("otp-login.token")), null);
@@ -131,7 +131,7 @@ test("on a phone-sized screen every page fits and the code input suits a phone",
   const email = s.newEmail("phone");
   const page = await browser.newPage(PHONE);
   const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
-  for (const name of ["index", "register", "login"]) {
+  for (const name of ["index", "register", "login", "reset"]) {
     await page.goto(`${api.url}/${name}.html`);
     assert.ok(await fits(), `${name}.html has no sideways scrolling`);
     await screenshot(page, `phone-${name}`);
@@ -170,5 +170,5 @@ test("every request the pages made matches an operation of openapi.yaml", T, asy
   const contract = loadContract(OPENAPI, api.url);
   const requests = await s.assertRequestsConform(browser, contract);
   const used = new Set(requests.map((r) => contract.operationOf(r).id));
-  assert.deepEqual([...used].sort(), ["getCurrentUser", "login", "register", "verify"]);
+  assert.deepEqual([...used].sort(), ["getCurrentUser", "login", "logout", "register", "verify"]);
 });

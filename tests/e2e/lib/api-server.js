@@ -8,7 +8,7 @@ const { BINARY, FRONTEND, REPO } = require("./paths");
 
 // The same variable as the API tests (scripts/test), so both suites use one server.
 const MARIADB = new URL(process.env.TEST_MARIADB_URL || "mysql://root@127.0.0.1:3306");
-const CODE_LINE = /development mailer: .*\bto=(\S+) code=(\d{6})\b/;
+const CODE_LINE = /development mailer: .*\bto=(\S+) code=(\d{6}) purpose=(\w+)/;
 
 function mysql(sql) {
   const result = spawnSync(
@@ -74,19 +74,21 @@ async function startApi({ corsAllowedOrigins } = {}) {
     url,
     port,
     get log() { return log; },
-    /** Every code the development mailer "sent" to `email`, oldest first. */
-    codes(email) {
+    /** Every code of `purpose` (SignIn or PasswordReset) "sent" to `email`, oldest first. */
+    codes(email, purpose = "SignIn") {
       return log.split("\n").map((line) => CODE_LINE.exec(line))
-        .filter((m) => m && m[1] === email.trim().toLowerCase()).map((m) => m[2]);
+        .filter((m) => m && m[1] === email.trim().toLowerCase() && m[3] === purpose).map((m) => m[2]);
     },
-    /** Waits for code number `count + 1` to `email` and returns it. */
-    async nextCode(email, count = 0) {
+    /** Waits for sign-in code number `count + 1` to `email` and returns it. */
+    async nextCode(email, count = 0, purpose = "SignIn") {
       for (const deadline = Date.now() + 10000; Date.now() < deadline; await sleep(50)) {
-        const codes = api.codes(email);
+        const codes = api.codes(email, purpose);
         if (codes.length > count) return codes[codes.length - 1];
       }
-      throw new Error(`no code for ${email} in the server log:\n${log}`);
+      throw new Error(`no ${purpose} code for ${email} in the server log:\n${log}`);
     },
+    /** Waits for reset code number `count + 1` to `email` and returns it. */
+    nextResetCode: (email, count = 0) => api.nextCode(email, count, "PasswordReset"),
     async stop() {
       if (!exited) {
         child.kill("SIGTERM");
