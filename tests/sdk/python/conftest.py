@@ -53,15 +53,15 @@ class ServerLog:
             text,
         )
 
-    def code_after(self, email, seen, timeout=10.0):
-        """The first code for `email` after the `seen` codes it already had."""
+    def code_after(self, email, seen, timeout=10.0, purpose="SignIn"):
+        """The first code of `purpose` for `email` after the `seen` codes it already had."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            codes = self.codes(email)
+            codes = self.codes(email, purpose)
             if len(codes) > seen:
                 return codes[seen]
             time.sleep(0.05)
-        raise AssertionError(f"no sign-in code for {email} in {self.path} within {timeout}s")
+        raise AssertionError(f"no {purpose} code for {email} in {self.path} within {timeout}s")
 
 
 @pytest.fixture

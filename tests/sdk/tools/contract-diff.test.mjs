@@ -83,6 +83,12 @@ describe("breakingChanges", () => {
       "POST /login request body.password: now restricted to format password",
       "POST /verify request body.username: maxLength lowered from 254 to 200",
       "POST /verify request body.code: pattern changed from ^[0-9]{6}$ to ^[0-9]{8}$",
+      "POST /request-password-reset request body.username: maxLength lowered from 254 to 200",
+      "POST /reset-password request body.username: maxLength lowered from 254 to 200",
+      "POST /reset-password request body.code: pattern changed from ^[0-9]{6}$ to ^[0-9]{8}$",
+      "POST /reset-password request body.new_password: minLength raised from 8 to 10",
+      "POST /change-password request body.current_password: now restricted to format password",
+      "POST /change-password request body.new_password: minLength raised from 8 to 10",
     ]);
   });
 
@@ -141,7 +147,7 @@ describe("breakingChanges", () => {
       s.components.schemas.CurrentUser.properties.created_at = { type: "string", format: "date-time" };
       s.components.schemas.CurrentUser.required.push("created_at");
       s.paths["/register"].post.responses["422"] = s.paths["/register"].post.responses["409"];
-      s.paths["/logout"] = { post: { operationId: "logout", responses: { 204: { description: "Signed out" } } } };
+      s.paths["/sessions"] = { get: { operationId: "listSessions", responses: { 200: { description: "Sessions" } } } };
     });
     assert.deepEqual(found, []);
   });

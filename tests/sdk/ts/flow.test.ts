@@ -81,3 +81,83 @@ describe("the TypeScript SDK", () => {
     assert.deepEqual(refused.error, { success: false, message: "Invalid or expired session" });
   });
 });
+
+describe("the TypeScript SDK, for the rest of an account's life", () => {
+  const newPassword = "a brand new passphrase";
+  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  async function signIn(username: string, pass = password): Promise<string> {
+    const seen = codesFor(username).length;
+    assert.equal((await api.POST("/login", { body: { username, password: pass } })).response.status, 200);
+    const code = await codeAfter(username, seen);
+    const verified = await api.POST("/verify", { body: { username, code } });
+    assert.equal(verified.response.status, 200, JSON.stringify(verified.error));
+    return verified.data?.token ?? "";
+  }
+
+  const meStatus = async (token: string) =>
+    (await api.GET("/me", { headers: bearer(token) })).response.status;
+
+  it("resets a forgotten password with the emailed code, ending every session", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const token = await signIn(email);
+    const asked = await api.POST("/request-password-reset", { body: { username: email } });
+    assert.equal(asked.response.status, 200);
+    assert.deepEqual(asked.data, { success: true, message: "If the account exists, a reset code was sent" });
+    const code = await codeAfter(email, 0, 10_000, "PasswordReset");
+
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, "0");
+    const refused = await api.POST("/reset-password", {
+      body: { username: email, code: wrong, new_password: newPassword },
+    });
+    assert.equal(refused.response.status, 401);
+    assert.deepEqual(refused.error, { success: false, message: "Invalid or expired code" });
+
+    const done = await api.POST("/reset-password", {
+      body: { username: email, code, new_password: newPassword },
+    });
+    assert.equal(done.response.status, 200, JSON.stringify(done.error));
+    assert.deepEqual(done.data, { success: true, message: "Password changed" });
+    assert.equal(await meStatus(token), 401);
+    assert.equal((await api.POST("/login", { body: { username: email, password } })).response.status, 401);
+    assert.equal(await meStatus(await signIn(email, newPassword)), 200);
+  });
+
+  it("changes the password while signed in, keeping only this session", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const here = await signIn(email);
+    const elsewhere = await signIn(email);
+    const wrong = await api.POST("/change-password", {
+      headers: bearer(here),
+      body: { current_password: "not my password", new_password: newPassword },
+    });
+    assert.equal(wrong.response.status, 401);
+    assert.deepEqual(wrong.error, { success: false, message: "Current password is incorrect" });
+    const changed = await api.POST("/change-password", {
+      headers: bearer(here),
+      body: { current_password: password, new_password: newPassword },
+    });
+    assert.equal(changed.response.status, 200, JSON.stringify(changed.error));
+    assert.equal(changed.data?.message, "Password changed");
+    assert.equal(await meStatus(here), 200);
+    assert.equal(await meStatus(elsewhere), 401);
+  });
+
+  it("signs out one session, then every session", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const [first, second, third] = [await signIn(email), await signIn(email), await signIn(email)];
+    const ended = await api.POST("/logout", { headers: bearer(first) });
+    assert.equal(ended.response.status, 200);
+    assert.deepEqual(ended.data, { success: true, message: "Signed out" });
+    assert.equal(await meStatus(first), 401);
+    assert.equal(await meStatus(second), 200);
+    const everywhere = await api.POST("/logout", { headers: bearer(second), body: { scope: "all" } });
+    assert.equal(everywhere.response.status, 200);
+    assert.equal(everywhere.data?.message, "Signed out everywhere");
+    assert.equal(await meStatus(second), 401);
+    assert.equal(await meStatus(third), 401);
+  });
+});

@@ -21,21 +21,32 @@ export function uniqueEmail(kind: string): string {
   return `sdk-${kind}-${run}-${counter++}@example.com`;
 }
 
-/** Every code the development mailer logged for `email`, oldest first. */
-export function codesFor(email: string): string[] {
+/** What a code is for, as the development mailer's log line names it. */
+export type Purpose = "SignIn" | "PasswordReset";
+
+/** Every code of `purpose` the development mailer logged for `email`, oldest first. */
+export function codesFor(email: string, purpose: Purpose = "SignIn"): string[] {
   const text = readFileSync(serverLog, "utf8");
   const escaped = email.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const pattern = new RegExp(`development mailer: sign-in code .*?to=${escaped} code=(\\d{6})`, "g");
+  const pattern = new RegExp(
+    `development mailer: code .*?to=${escaped} code=(\\d{6}) purpose=${purpose}\\b`,
+    "g",
+  );
   return [...text.matchAll(pattern)].map((m) => m[1] ?? "");
 }
 
-/** The first code for `email` after the `seen` codes it already had, waiting up to `timeoutMs`. */
-export async function codeAfter(email: string, seen: number, timeoutMs = 10_000): Promise<string> {
+/** The first code of `purpose` for `email` after the `seen` it already had, waiting up to `timeoutMs`. */
+export async function codeAfter(
+  email: string,
+  seen: number,
+  timeoutMs = 10_000,
+  purpose: Purpose = "SignIn",
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const code = codesFor(email)[seen];
+    const code = codesFor(email, purpose)[seen];
     if (code) return code;
     await sleep(50);
   }
-  throw new Error(`no sign-in code for ${email} in ${serverLog} within ${timeoutMs} ms`);
+  throw new Error(`no ${purpose} code for ${email} in ${serverLog} within ${timeoutMs} ms`);
 }

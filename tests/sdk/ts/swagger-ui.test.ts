@@ -1,5 +1,5 @@
 // Swagger UI at /docs, in headless Chromium, as a person uses it: "Try it out" on /register,
-// then "Authorize" with a session token and "Try it out" on /me. Screenshots go to
+// then "Authorize" with a session token and "Try it out" on /me and /logout. Screenshots go to
 // test-artifacts/ at the repository root.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -118,5 +118,25 @@ describe("Swagger UI at /docs", () => {
     assert.match(curl, /Authorization: Bearer /);
     await live.scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(artifacts, "swagger-ui-me.png") });
+  });
+
+  it("signs out with Try it out on /logout under the same Authorize, and /me then answers 401", async () => {
+    const live = await tryItOut(page, "logout", { scope: "all" });
+    assert.equal((await live.locator(".response-col_status").innerText()).trim(), "200");
+    assert.match(await live.innerText(), /Signed out everywhere/);
+    const curl = await page.locator(`[id$="-logout"].opblock .curl-command`).innerText();
+    assert.match(curl, /Authorization: Bearer /);
+    await live.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(artifacts, "swagger-ui-logout.png") });
+
+    // /me is still open from the test above (or opened now, when this test runs alone).
+    const me = page.locator(`[id$="-getCurrentUser"].opblock`);
+    if (await me.getByRole("button", { name: "Execute" }).isVisible()) {
+      await me.getByRole("button", { name: "Execute" }).click();
+    } else {
+      await tryItOut(page, "getCurrentUser");
+    }
+    const status = me.locator(".live-responses-table tr.response .response-col_status");
+    await status.filter({ hasText: "401" }).waitFor();
   });
 });

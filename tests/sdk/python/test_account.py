@@ -1,0 +1,115 @@
+"""The rest of an account's life through the generated SDK: password reset by emailed code,
+password change, and sign-out on the server."""
+
+from http import HTTPStatus
+
+from otp_login_client import AuthenticatedClient
+from otp_login_client.api.account import change_password, request_password_reset, reset_password
+from otp_login_client.api.auth import login, register, verify
+from otp_login_client.api.session import get_current_user, logout
+from otp_login_client.models import (
+    CodeSubmission,
+    Credentials,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetRequest,
+    Registration,
+    SignOut,
+    SignOutScope,
+)
+
+PASSWORD = "correct-horse-42"
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def sign_in(client, server_log, email, password=PASSWORD):
+    """Logs in and verifies the newest code; answers the session token."""
+    seen = len(server_log.codes(email))
+    sent = login.sync_detailed(client=client, body=Credentials(username=email, password=password))
+    assert sent.status_code == HTTPStatus.OK, sent.content
+    code = server_log.code_after(email, seen=seen)
+    signed_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=code))
+    assert signed_in.status_code == HTTPStatus.OK, signed_in.content
+    return signed_in.parsed.token
+
+
+def me_status(base_url, token):
+    with AuthenticatedClient(base_url=base_url, token=token) as authed:
+        return get_current_user.sync_detailed(client=authed).status_code
+
+
+def register_user(client, email):
+    created = register.sync_detailed(client=client, body=Registration(username=email, password=PASSWORD))
+    assert created.status_code == HTTPStatus.CREATED, created.content
+
+
+def test_a_reset_code_sets_a_new_password_and_ends_every_session(client, base_url, email, server_log):
+    register_user(client, email)
+    token = sign_in(client, server_log, email)
+
+    asked = request_password_reset.sync_detailed(client=client, body=PasswordResetRequest(username=email))
+    assert asked.status_code == HTTPStatus.OK, asked.content
+    assert asked.parsed.message == "If the account exists, a reset code was sent"
+    code = server_log.code_after(email, seen=0, purpose="PasswordReset")
+
+    done = reset_password.sync_detailed(
+        client=client, body=PasswordReset(username=email, code=code, new_password=NEW_PASSWORD)
+    )
+    assert done.status_code == HTTPStatus.OK, done.content
+    assert (done.parsed.success, done.parsed.message) == (True, "Password changed")
+    assert me_status(base_url, token) == HTTPStatus.UNAUTHORIZED
+
+    old = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert old.status_code == HTTPStatus.UNAUTHORIZED
+    assert me_status(base_url, sign_in(client, server_log, email, NEW_PASSWORD)) == HTTPStatus.OK
+
+
+def test_an_unknown_address_gets_the_same_answer_and_a_wrong_code_401(client, email):
+    asked = request_password_reset.sync_detailed(client=client, body=PasswordResetRequest(username=email))
+    assert asked.status_code == HTTPStatus.OK
+    assert asked.parsed.message == "If the account exists, a reset code was sent"
+    refused = reset_password.sync_detailed(
+        client=client, body=PasswordReset(username=email, code="123456", new_password=NEW_PASSWORD)
+    )
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired code")
+
+
+def test_changing_the_password_keeps_this_session_only(client, base_url, email, server_log):
+    register_user(client, email)
+    here = sign_in(client, server_log, email)
+    elsewhere = sign_in(client, server_log, email)
+    with AuthenticatedClient(base_url=base_url, token=here, raise_on_unexpected_status=True) as authed:
+        wrong = change_password.sync_detailed(
+            client=authed, body=PasswordChange(current_password="not my password", new_password=NEW_PASSWORD)
+        )
+        assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+        assert wrong.parsed.message == "Current password is incorrect"
+        changed = change_password.sync_detailed(
+            client=authed, body=PasswordChange(current_password=PASSWORD, new_password=NEW_PASSWORD)
+        )
+    assert changed.status_code == HTTPStatus.OK, changed.content
+    assert changed.parsed.message == "Password changed"
+    assert me_status(base_url, here) == HTTPStatus.OK
+    assert me_status(base_url, elsewhere) == HTTPStatus.UNAUTHORIZED
+
+
+def test_logout_ends_this_session_and_scope_all_every_session(client, base_url, email, server_log):
+    register_user(client, email)
+    first = sign_in(client, server_log, email)
+    second = sign_in(client, server_log, email)
+    third = sign_in(client, server_log, email)
+
+    with AuthenticatedClient(base_url=base_url, token=first, raise_on_unexpected_status=True) as authed:
+        ended = logout.sync_detailed(client=authed)
+    assert ended.status_code == HTTPStatus.OK, ended.content
+    assert ended.parsed.message == "Signed out"
+    assert me_status(base_url, first) == HTTPStatus.UNAUTHORIZED
+    assert me_status(base_url, second) == HTTPStatus.OK
+
+    with AuthenticatedClient(base_url=base_url, token=second, raise_on_unexpected_status=True) as authed:
+        everywhere = logout.sync_detailed(client=authed, body=SignOut(scope=SignOutScope.ALL))
+    assert everywhere.status_code == HTTPStatus.OK, everywhere.content
+    assert everywhere.parsed.message == "Signed out everywhere"
+    assert me_status(base_url, second) == HTTPStatus.UNAUTHORIZED
+    assert me_status(base_url, third) == HTTPStatus.UNAUTHORIZED
