@@ -1,5 +1,5 @@
 //! Request and response bodies, named as they appear in the spec.
-use poem_openapi::types::Example;
+use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{Enum, Object};
 
 use super::fields::{CodeText, NewPasswordText, SignInPasswordText, UsernameText};
@@ -96,7 +96,8 @@ pub enum SignOutScope {
 #[derive(Debug, Object)]
 #[oai(example, deny_unknown_fields)]
 pub struct SignOut {
-    pub scope: Option<SignOutScope>,
+    // Left out means `current`; `null` is refused, as the schema says.
+    pub scope: MaybeUndefined<SignOutScope>,
 }
 
 /// A signed-in session.
@@ -192,7 +193,7 @@ impl Example for PasswordChange {
 impl Example for SignOut {
     fn example() -> Self {
         Self {
-            scope: Some(SignOutScope::All),
+            scope: MaybeUndefined::Value(SignOutScope::All),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `GET /me`: who the bearer token belongs to; `POST /logout`: end the session, or all of them.
 use poem::web::Data;
 use poem_openapi::auth::Bearer;
-use poem_openapi::error::AuthorizationError;
+use poem_openapi::error::{AuthorizationError, ParseRequestPayloadError};
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
 use super::client::ClientAddress;
@@ -56,9 +57,16 @@ impl SessionApi {
             Ok(session) => session,
             Err(err) => return failure(err),
         };
-        let scope = match body.0.and_then(|b| b.scope) {
-            None | Some(SignOutScope::Current) => auth::SignOutScope::Current,
-            Some(SignOutScope::All) => auth::SignOutScope::All,
+        let scope = match body.0.map(|b| b.scope) {
+            None | Some(MaybeUndefined::Undefined) => auth::SignOutScope::Current,
+            Some(MaybeUndefined::Value(SignOutScope::Current)) => auth::SignOutScope::Current,
+            Some(MaybeUndefined::Value(SignOutScope::All)) => auth::SignOutScope::All,
+            Some(MaybeUndefined::Null) => {
+                let null = ParseRequestPayloadError {
+                    reason: "scope is null".to_owned(),
+                };
+                return LogoutResponse::BadRequest(parse_failure(&null.into(), SIGN_OUT));
+            }
         };
         match auth.sign_out(&client.0, &session, scope).await {
             Ok(_) => LogoutResponse::Ok(Json(ApiMessage::success(match scope {
