@@ -95,6 +95,9 @@ pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> 
             );
             Arc::new(DevMailer::default())
         }
+        // On Lambda the client waits for the first message: the function's role and region
+        // are certain there, and a cold start need not load them (nor the TLS roots).
+        MailerChoice::Ses(ses) if settings.on_lambda => Arc::new(SesMailer::on_first_send(ses)),
         MailerChoice::Ses(ses) => {
             let aws = crate::aws::shared_config().await;
             anyhow::ensure!(

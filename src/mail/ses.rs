@@ -1,5 +1,7 @@
 //! Delivery through Amazon SES v2 `SendEmail`: a multipart (text + HTML) message from a
-//! verified sender. The client is built once at start-up and shared by every request.
+//! verified sender. The client is built once per process and shared by every request: at
+//! start-up, or (on Lambda) when the first message goes out, so that a cold start does not
+//! load the AWS configuration and the TLS roots before its first event.
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -13,30 +15,32 @@ use super::{CodeMessage, MailError, Mailer, Notice};
 use crate::config::SesSettings;
 
 pub struct SesMailer {
-    client: aws_sdk_sesv2::Client,
-    sender: String,
-    configuration_set: Option<String>,
+    client: tokio::sync::OnceCell<aws_sdk_sesv2::Client>,
+    settings: SesSettings,
 }
 
 impl SesMailer {
-    /// Builds the client from an AWS configuration (region, credentials, endpoint), bounding
-    /// each send by `timeout` so a hung SES cannot hold a request (or a Lambda) until it dies.
+    /// Builds the client now from an AWS configuration (region, credentials, endpoint).
     pub fn new(aws: &SdkConfig, settings: &SesSettings) -> Self {
-        let timeout = settings.timeout;
-        let config = aws_sdk_sesv2::config::Builder::from(aws)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(timeout.min(Duration::from_secs(2)))
-                    .operation_timeout(timeout)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .build();
         Self {
-            client: aws_sdk_sesv2::Client::from_conf(config),
-            sender: settings.sender.clone(),
-            configuration_set: settings.configuration_set.clone(),
+            client: tokio::sync::OnceCell::new_with(Some(client(aws, settings))),
+            settings: settings.clone(),
         }
+    }
+
+    /// Builds the client from the process's shared AWS configuration when the first message
+    /// goes out.
+    pub fn on_first_send(settings: &SesSettings) -> Self {
+        Self {
+            client: tokio::sync::OnceCell::new(),
+            settings: settings.clone(),
+        }
+    }
+
+    async fn client(&self) -> &aws_sdk_sesv2::Client {
+        self.client
+            .get_or_init(|| async { client(crate::aws::shared_config().await, &self.settings) })
+            .await
     }
 
     fn content(
@@ -67,12 +71,13 @@ impl SesMailer {
 
     async fn send(&self, to: &str, content: EmailContent, what: &str) -> Result<(), MailError> {
         let sent = self
-            .client
+            .client()
+            .await
             .send_email()
-            .from_email_address(&self.sender)
+            .from_email_address(&self.settings.sender)
             .destination(Destination::builder().to_addresses(to).build())
             .content(content)
-            .set_configuration_set_name(self.configuration_set.clone())
+            .set_configuration_set_name(self.settings.configuration_set.clone())
             .send()
             .await;
         match sent {
@@ -93,14 +98,29 @@ impl Mailer for SesMailer {
             message.text_body(),
             Some(message.html_body()),
         )?;
-        self.send(message.to.as_ref(), content, "sign-in code")
-            .await
+        self.send(message.to.as_ref(), content, "code").await
     }
 
     async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
         let content = Self::content(notice.subject, notice.text.clone(), None)?;
         self.send(notice.to.as_ref(), content, "notice").await
     }
+}
+
+/// The SES client for these settings, bounding each send by the timeout so that a hung SES
+/// cannot hold a request (or a Lambda) until it dies.
+fn client(aws: &SdkConfig, settings: &SesSettings) -> aws_sdk_sesv2::Client {
+    let timeout = settings.timeout;
+    let config = aws_sdk_sesv2::config::Builder::from(aws)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(timeout.min(Duration::from_secs(2)))
+                .operation_timeout(timeout)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .build();
+    aws_sdk_sesv2::Client::from_conf(config)
 }
 
 /// Sorts SES failures into "throttled" (503, try later), "rejected" and "unreachable" (502).
