@@ -144,6 +144,11 @@ pub enum RequestResetResponse {
     /// A field is missing or malformed, or the username is not an email address.
     #[oai(status = 400)]
     BadRequest(Json<ApiMessage>),
+    /// The body is over 16 KiB; it was refused before the operation read it.
+    /// Message: `Request body too large`.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the body-limit middleware; listed so the spec states it
+    PayloadTooLarge(Json<ApiMessage>),
     /// Too many requests from this address: wait `retry_after` seconds (also sent as the
     /// `Retry-After` header).
     #[oai(status = 429)]
@@ -179,6 +184,11 @@ pub enum ResetResponse {
     /// the policy; the message says which rule, e.g. `Password must be at least 8 characters`.
     #[oai(status = 400)]
     BadRequest(Json<ApiMessage>),
+    /// The body is over 16 KiB; it was refused before the operation read it.
+    /// Message: `Request body too large`.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the body-limit middleware; listed so the spec states it
+    PayloadTooLarge(Json<ApiMessage>),
     /// The code is wrong, used, expired, out of tries, or not a reset code (the answer does
     /// not say which). Message: `Invalid or expired code`.
     #[oai(status = 401)]
@@ -218,6 +228,11 @@ pub enum ChangeResponse {
     /// says which rule, e.g. `Password must be at least 8 characters`.
     #[oai(status = 400)]
     BadRequest(Json<ApiMessage>),
+    /// The body is over 16 KiB; it was refused before the operation read it.
+    /// Message: `Request body too large`.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the body-limit middleware; listed so the spec states it
+    PayloadTooLarge(Json<ApiMessage>),
     /// The token is missing, invalid, expired or signed out (`Invalid or expired session`),
     /// or the current password is wrong (`Current password is incorrect`).
     #[oai(status = 401)]
