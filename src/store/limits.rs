@@ -5,7 +5,7 @@
 //! of now. `password_attempts` keeps consecutive wrong passwords per (username, address) and the
 //! moment the next try may start. Both are written by conditional `UPDATE`s whose `WHERE` is the
 //! rule, so racing requests cannot both pass a full bucket; a row that does not exist yet is
-//! seeded with `INSERT IGNORE` and the update runs again.
+//! seeded with `INSERT IGNORE` (a rate-limit row already holding the request that seeded it).
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 
 use super::StoreError;
@@ -93,15 +93,30 @@ pub async fn take(
             (now_ms + rate.window_ms).into(),
         ],
     );
+    if db.execute(update.clone()).await?.rows_affected() == 1 {
+        return Ok(None);
+    }
+    // No row yet, or a full bucket. A new row is seeded as the first request leaves it: one
+    // statement decides a new key, and the seeded arrival time lies ahead of now, so the
+    // clean-up (which takes rows whose time has passed) cannot remove it under a racing request.
     let seed = statement(
         db,
         &format!(
-            "{} INTO rate_limits (bucket, subject, tat_ms) VALUES (?, ?, 0)",
+            "{} INTO rate_limits (bucket, subject, tat_ms) VALUES (?, ?, ?)",
             insert_ignore(db)
         ),
-        vec![bucket.into(), key.into()],
+        vec![
+            bucket.into(),
+            key.into(),
+            (now_ms + rate.interval_ms).into(),
+        ],
     );
-    if update_or_seed(db, update, seed).await? {
+    if db.execute(seed).await?.rows_affected() == 1 {
+        return Ok(None);
+    }
+    // The row was there: the bucket is full, unless a racing request seeded it between our two
+    // statements. Ask once more.
+    if db.execute(update).await?.rows_affected() == 1 {
         return Ok(None);
     }
     let tat = read_ms(
