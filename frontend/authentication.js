@@ -157,9 +157,12 @@
   let cooldownUntil = 0;
 
   // Every button on the page waits while a request is in flight (or while a 429 asks us to).
+  // A limit on one operation never holds back signing out, which must always be possible.
   function setBusy(busy, button) {
     const waiting = Date.now() < cooldownUntil;
-    document.querySelectorAll("button").forEach((b) => { b.disabled = busy || waiting; });
+    document.querySelectorAll("button").forEach((b) => {
+      b.disabled = busy || (waiting && !b.hasAttribute("data-not-limited"));
+    });
     if (button) button.toggleAttribute("aria-busy", busy);
   }
 
@@ -169,9 +172,13 @@
     setTimeout(() => setBusy(false), seconds * 1000 + 50);
   }
 
-  /** Shows a failure where it belongs: next to its input, or in the page's message area. */
-  function report(result, operation, form, region) {
+  /**
+   * Shows a failure where it belongs: next to its input, or in the page's message area.
+   * `field`, if given, names the input the failure is about when the page knows better.
+   */
+  function report(result, operation, form, region, field) {
     const failure = describeFailure(result, operation);
+    if (failure.field && field) failure.field = field;
     const input = failure.field && form.querySelector('[name="' + failure.field + '"]');
     if (input) {
       showStatus(region, "error", "");
@@ -409,7 +416,10 @@
         return;
       }
       if (result.status === 401 && result.data.message !== "Current password is incorrect") session.end();
-      report(result, "changePassword", changeForm, changeRegion);
+      // Both passwords' rules speak of "Password", and the current one is checked first: with
+      // it left empty, that is what a 400 is about.
+      const field = result.status === 400 && !changeForm.current.value ? "current" : undefined;
+      report(result, "changePassword", changeForm, changeRegion, field);
     });
 
     showStatus(region, "info", "Checking your session…");

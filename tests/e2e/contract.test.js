@@ -24,6 +24,9 @@ test("conforming requests pass", () => {
   assert.deepEqual(contract.check(post("/logout", { scope: "all" }, { ...JSON_TYPE, ...bearer })), []);
   const change = { current_password: "old one", new_password: "a new passphrase" };
   assert.deepEqual(contract.check(post("/change-password", change, { ...JSON_TYPE, ...bearer })), []);
+  assert.deepEqual(contract.check(post("/request-password-reset", { username: "a@example.com" })), []);
+  const reset = { username: "a@example.com", code: "123456", new_password: "a new passphrase" };
+  assert.deepEqual(contract.check(post("/reset-password", reset)), []);
 });
 
 test("a body breaking only the value rules conforms only when the server answered 400", () => {
@@ -35,6 +38,9 @@ test("a body breaking only the value rules conforms only when the server answere
   const shortCode = post("/verify", { username: "a@example.com", code: "12345" });
   assert.deepEqual(contract.check({ ...shortCode, status: 400 }), []);
   assert.notDeepEqual(contract.check({ ...shortCode, status: 401 }), []);
+  const shortReset = post("/reset-password", { username: "a@example.com", code: "123456", new_password: "short" });
+  assert.deepEqual(contract.check({ ...shortReset, status: 400 }), []);
+  assert.notDeepEqual(contract.check({ ...shortReset, status: 200 }), []);
 });
 
 test("requests outside the spec are caught", () => {
@@ -42,6 +48,8 @@ test("requests outside the spec are caught", () => {
     "unknown path": post("/signout", {}),
     "logout without a token": { method: "POST", url: API + "/logout", headers: {}, body: null },
     "unknown scope": post("/logout", { scope: "device" }, { ...JSON_TYPE, authorization: "Bearer x" }),
+    "change without a token": post("/change-password", { current_password: "a", new_password: "a new passphrase" }),
+    "reset with the sign-in field name": post("/reset-password", { username: "a@example.com", code: "123456", password: "a new passphrase" }),
     "wrong method": { method: "GET", url: API + "/login", headers: {}, body: null },
     "another origin": { ...post("/login", { username: "a@example.com", password: "x" }), url: "http://127.0.0.1:3001/login" },
     "missing field": post("/verify", { username: "a@example.com" }),

@@ -43,6 +43,32 @@ test("the whole sign-in works from another origin", T, async () => {
   assert.ok(requests.length >= 4 && requests.every((r) => r.url.startsWith(api.url + "/")), "every call went to the API");
 });
 
+test("reset, change the password and sign out everywhere work from another origin", T, async () => {
+  const email = s.newEmail("corsaccount");
+  const page = await browser.newPage();
+  await s.register(page, site.origin, email);
+  await page.waitForURL(site.origin + "/login.html?registered");
+  await page.getByRole("link", { name: "Forgot password?" }).click();
+  await page.getByRole("button", { name: "Send me a reset code" }).click();
+  await page.getByLabel("6-digit code").fill(await api.nextResetCode(email));
+  await page.getByLabel("New password", { exact: true }).fill("reset across origins");
+  await page.getByRole("button", { name: "Set new password" }).click();
+  await page.waitForURL(site.origin + "/login.html?password-changed");
+
+  await s.requestCode(page, site.origin, email, "reset across origins");
+  await s.enterCode(page, await api.nextCode(email));
+  await s.expectSignedIn(page, email);
+  const saved = await page.evaluate(() => sessionStorage.getItem("otp-login.token"));
+  await page.getByLabel("Current password", { exact: true }).fill("reset across origins");
+  await page.getByLabel("New password", { exact: true }).fill("changed across origins");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await s.expectText(page, "#change-status", "Password changed");
+  await page.getByRole("button", { name: "Sign out everywhere" }).click();
+  await page.waitForURL(site.origin + "/login.html?signed-out-everywhere");
+  assert.equal(await s.meStatus(api, saved), 401, "the server ended the session");
+  assert.equal(await s.loginStatus(api, email, "changed across origins"), 200);
+});
+
 test("an API URL where nothing listens shows that the server is not reachable", T, async () => {
   site.apiBaseUrl = `http://127.0.0.1:${await freePort()}`;
   try {

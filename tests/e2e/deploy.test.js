@@ -66,10 +66,14 @@ test("writes config.js for the API URL and versions the long-lived assets in the
   const uploaded = path.join(dir, "uploaded");
   assert.ok(!fs.existsSync(path.join(uploaded, "README.md")), "the README stays out of the bucket");
   const hash = (name) => crypto.createHash("sha256").update(fs.readFileSync(path.join(FRONTEND, name))).digest("hex").slice(0, 12);
-  const login = fs.readFileSync(path.join(uploaded, "login.html"), "utf8");
-  assert.ok(login.includes(`href="style.css?v=${hash("style.css")}"`), "style.css versioned");
-  assert.ok(login.includes(`src="authentication.js?v=${hash("authentication.js")}"`), "authentication.js versioned");
-  assert.ok(login.includes('src="config.js"'), "config.js is not versioned: it is revalidated instead");
+  const pages = fs.readdirSync(FRONTEND).filter((name) => name.endsWith(".html"));
+  assert.ok(pages.includes("reset.html"), "the reset page is one of them");
+  for (const name of pages) {
+    const page = fs.readFileSync(path.join(uploaded, name), "utf8");
+    assert.ok(page.includes(`href="style.css?v=${hash("style.css")}"`), `${name}: style.css versioned`);
+    assert.ok(page.includes(`src="authentication.js?v=${hash("authentication.js")}"`), `${name}: authentication.js versioned`);
+    assert.ok(page.includes('src="config.js"'), `${name}: config.js is not versioned: it is revalidated instead`);
+  }
   assert.equal(fs.readFileSync(path.join(FRONTEND, "config.js"), "utf8").includes(API_URL), false, "the repo's config.js is untouched");
 });
 

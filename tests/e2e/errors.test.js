@@ -64,6 +64,56 @@ test("a gateway's HTML error page is explained, not shown", T, async () => {
   await s.expectText(page, "#login-status", "Something went wrong on our side");
 });
 
+/** A reset page on its code step (for an address nobody registered: the answer is the same). */
+async function resetCodeStep() {
+  const page = await browser.newPage();
+  await page.goto(api.url + "/reset.html");
+  await page.getByLabel("Email", { exact: true }).fill(s.newEmail("lost"));
+  await page.getByRole("button", { name: "Send me a reset code" }).click();
+  await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
+  await page.getByLabel("6-digit code").fill("123456");
+  await page.getByLabel("New password", { exact: true }).fill("a brand new passphrase");
+  return page;
+}
+
+test("the reset page says how long to wait after a 429, at either step", T, async () => {
+  const limited = json(429, { success: false, message: "Too many requests", retry_after: 42 }, { "Retry-After": "42" });
+  const page = await browser.newPage();
+  await page.route("**/request-password-reset", (route) => route.fulfill(limited), { times: 1 });
+  await page.goto(api.url + "/reset.html");
+  await page.getByLabel("Email", { exact: true }).fill("someone@example.com");
+  await page.getByRole("button", { name: "Send me a reset code" }).click();
+  await s.expectText(page, "#request-status", "Too many attempts. Please wait 42 seconds before trying again.");
+  assert.ok(await page.getByRole("button", { name: "Send me a reset code" }).isDisabled(), "the button waits out the limit");
+  await screenshot(page, "reset-rate-limited");
+
+  const step = await resetCodeStep();
+  await step.route("**/request-password-reset", (route) => route.fulfill(limited), { times: 1 });
+  await step.getByRole("button", { name: "Send a new code" }).click();
+  await s.expectText(step, "#reset-status", "Too many attempts. Please wait 42 seconds");
+});
+
+for (const [status, words] of [
+  [500, "Something went wrong on our side"],
+  [503, "briefly unavailable"],
+]) {
+  test(`${status} from /reset-password is explained`, T, async () => {
+    const page = await resetCodeStep();
+    await page.route("**/reset-password", (route) => route.fulfill(json(status, { success: false, message: "x" })), { times: 1 });
+    await page.getByRole("button", { name: "Set new password" }).click();
+    await s.expectText(page, "#reset-status", words);
+    assert.ok(await page.locator("#reset-step").isVisible(), "still on the code step");
+  });
+}
+
+test("the reset page says when the server is not reachable", T, async () => {
+  const page = await resetCodeStep();
+  await page.route("**/reset-password", (route) => route.abort("connectionrefused"), { times: 1 });
+  await page.getByRole("button", { name: "Set new password" }).click();
+  await s.expectText(page, "#reset-status", "The server is not reachable");
+  assert.ok(await page.getByRole("button", { name: "Set new password" }).isEnabled(), "one can try again");
+});
+
 test("buttons are disabled while a request is in flight", T, async () => {
   const page = await browser.newPage();
   let release;

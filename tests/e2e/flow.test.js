@@ -154,16 +154,18 @@ test("on a phone-sized screen every page fits and the code input suits a phone",
 
 test("keyboard focus is visible", T, async () => {
   const page = await browser.newPage();
-  await page.goto(api.url + "/login.html");
-  await page.keyboard.press("Tab");
-  await page.keyboard.press("Tab");
-  const outline = await page.evaluate(() => {
-    const style = getComputedStyle(document.activeElement);
-    return [document.activeElement.id, style.outlineStyle, style.outlineWidth];
-  });
-  assert.equal(outline[0], "login-username");
-  assert.notEqual(outline[1], "none");
-  assert.notEqual(outline[2], "0px");
+  for (const [name, first] of [["login", "login-username"], ["reset", "request-username"]]) {
+    await page.goto(`${api.url}/${name}.html`);
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    const outline = await page.evaluate(() => {
+      const style = getComputedStyle(document.activeElement);
+      return [document.activeElement.id, style.outlineStyle, style.outlineWidth];
+    });
+    assert.equal(outline[0], first, name);
+    assert.notEqual(outline[1], "none", name);
+    assert.notEqual(outline[2], "0px", name);
+  }
 });
 
 test("every request the pages made matches an operation of openapi.yaml", T, async () => {

@@ -79,7 +79,9 @@ async function startApi({ corsAllowedOrigins } = {}) {
       return log.split("\n").map((line) => CODE_LINE.exec(line))
         .filter((m) => m && m[1] === email.trim().toLowerCase() && m[3] === purpose).map((m) => m[2]);
     },
-    /** Waits for sign-in code number `count + 1` to `email` and returns it. */
+    /** Every password-reset code "sent" to `email`, oldest first. */
+    resetCodes: (email) => api.codes(email, "PasswordReset"),
+    /** Waits for code number `count + 1` of `purpose` (sign-in unless said) to `email` and returns it. */
     async nextCode(email, count = 0, purpose = "SignIn") {
       for (const deadline = Date.now() + 10000; Date.now() < deadline; await sleep(50)) {
         const codes = api.codes(email, purpose);

@@ -1,4 +1,5 @@
-// What a person does on the pages, as reusable steps, and waiting for what they would see.
+// What a person does on the pages, as reusable steps, and waiting for what they would see; and
+// the few things a test asks of the API directly, as another device would.
 const assert = require("node:assert/strict");
 const crypto = require("node:crypto");
 
@@ -38,6 +39,39 @@ async function expectSignedIn(page, email) {
   assert.ok(await page.evaluate(() => sessionStorage.getItem("otp-login.token")), "token kept in sessionStorage");
 }
 
+/** Registers and signs in through the pages; leaves the page on the account and returns the token. */
+async function signIn(page, api, email, password = PASSWORD) {
+  await register(page, api.url, email, password);
+  await page.waitForURL("**/login.html?registered");
+  const seen = api.codes(email).length;
+  await requestCode(page, api.url, email, password);
+  await enterCode(page, await api.nextCode(email, seen));
+  await expectSignedIn(page, email);
+  return page.evaluate(() => sessionStorage.getItem("otp-login.token"));
+}
+
+const post = (api, path, body, token) => fetch(api.url + path, {
+  method: "POST",
+  headers: { "Content-Type": "application/json", ...(token ? { Authorization: "Bearer " + token } : {}) },
+  body: body === undefined ? undefined : JSON.stringify(body),
+});
+
+/** A session of `email` opened straight through the API, as on another device; its token. */
+async function sessionElsewhere(api, email, password = PASSWORD) {
+  const seen = api.codes(email).length;
+  assert.equal((await post(api, "/login", { username: email, password })).status, 200);
+  const verified = await post(api, "/verify", { username: email, code: await api.nextCode(email, seen) });
+  assert.equal(verified.status, 200);
+  return (await verified.json()).token;
+}
+
+/** The status GET /me answers for `token`, asked outside the pages. */
+const meStatus = async (api, token) =>
+  (await fetch(api.url + "/me", { headers: { Authorization: "Bearer " + token } })).status;
+
+/** The status POST /login answers for this password, asked outside the pages. */
+const loginStatus = async (api, email, password) => (await post(api, "/login", { username: email, password })).status;
+
 /** Every API request recorded so far conforms to openapi.yaml. */
 async function assertRequestsConform(browser, contract) {
   const requests = await browser.recordedRequests();
@@ -46,4 +80,7 @@ async function assertRequestsConform(browser, contract) {
   return requests;
 }
 
-module.exports = { PASSWORD, newEmail, expectText, register, requestCode, enterCode, expectSignedIn, assertRequestsConform };
+module.exports = {
+  PASSWORD, newEmail, expectText, register, requestCode, enterCode, expectSignedIn, signIn,
+  post, sessionElsewhere, meStatus, loginStatus, assertRequestsConform,
+};
