@@ -75,6 +75,32 @@ def test_an_unknown_address_gets_the_same_answer_and_a_wrong_code_401(client, em
     assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired code")
 
 
+def test_a_code_works_only_for_its_purpose(client, base_url, email, server_log):
+    register_user(client, email)
+    assert login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD)).status_code == 200
+    sign_in_code = server_log.code_after(email, seen=0)
+    asked = request_password_reset.sync_detailed(client=client, body=PasswordResetRequest(username=email))
+    assert asked.status_code == HTTPStatus.OK, asked.content
+    reset_code = server_log.code_after(email, seen=0, purpose="PasswordReset")
+
+    as_sign_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=reset_code))
+    assert as_sign_in.status_code == HTTPStatus.UNAUTHORIZED
+    assert as_sign_in.parsed.message == "Invalid or expired OTP"
+    as_reset = reset_password.sync_detailed(
+        client=client, body=PasswordReset(username=email, code=sign_in_code, new_password=NEW_PASSWORD)
+    )
+    assert as_reset.status_code == HTTPStatus.UNAUTHORIZED
+    assert as_reset.parsed.message == "Invalid or expired code"
+
+    # Each still works where it belongs.
+    signed_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=sign_in_code))
+    assert signed_in.status_code == HTTPStatus.OK, signed_in.content
+    done = reset_password.sync_detailed(
+        client=client, body=PasswordReset(username=email, code=reset_code, new_password=NEW_PASSWORD)
+    )
+    assert done.status_code == HTTPStatus.OK, done.content
+
+
 def test_changing_the_password_keeps_this_session_only(client, base_url, email, server_log):
     register_user(client, email)
     here = sign_in(client, server_log, email)
@@ -92,6 +118,11 @@ def test_changing_the_password_keeps_this_session_only(client, base_url, email, 
     assert changed.parsed.message == "Password changed"
     assert me_status(base_url, here) == HTTPStatus.OK
     assert me_status(base_url, elsewhere) == HTTPStatus.UNAUTHORIZED
+
+    old = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert old.status_code == HTTPStatus.UNAUTHORIZED
+    assert old.parsed.message == "Invalid username or password"
+    assert me_status(base_url, sign_in(client, server_log, email, NEW_PASSWORD)) == HTTPStatus.OK
 
 
 def test_logout_ends_this_session_and_scope_all_every_session(client, base_url, email, server_log):

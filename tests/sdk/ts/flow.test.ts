@@ -124,6 +124,32 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
     assert.equal(await meStatus(await signIn(email, newPassword)), 200);
   });
 
+  it("takes a sign-in code only at /verify and a reset code only at /reset-password", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    assert.equal((await api.POST("/login", { body: { username: email, password } })).response.status, 200);
+    const signInCode = await codeAfter(email, 0);
+    assert.equal((await api.POST("/request-password-reset", { body: { username: email } })).response.status, 200);
+    const resetCode = await codeAfter(email, 0, 10_000, "PasswordReset");
+
+    const asSignIn = await api.POST("/verify", { body: { username: email, code: resetCode } });
+    assert.equal(asSignIn.response.status, 401);
+    assert.deepEqual(asSignIn.error, { success: false, message: "Invalid or expired OTP" });
+    const asReset = await api.POST("/reset-password", {
+      body: { username: email, code: signInCode, new_password: newPassword },
+    });
+    assert.equal(asReset.response.status, 401);
+    assert.deepEqual(asReset.error, { success: false, message: "Invalid or expired code" });
+
+    // Each still works where it belongs.
+    const verified = await api.POST("/verify", { body: { username: email, code: signInCode } });
+    assert.equal(verified.response.status, 200, JSON.stringify(verified.error));
+    const done = await api.POST("/reset-password", {
+      body: { username: email, code: resetCode, new_password: newPassword },
+    });
+    assert.equal(done.response.status, 200, JSON.stringify(done.error));
+  });
+
   it("changes the password while signed in, keeping only this session", async () => {
     const email = uniqueEmail("ts");
     await register(email);
@@ -143,6 +169,11 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
     assert.equal(changed.data?.message, "Password changed");
     assert.equal(await meStatus(here), 200);
     assert.equal(await meStatus(elsewhere), 401);
+
+    const old = await api.POST("/login", { body: { username: email, password } });
+    assert.equal(old.response.status, 401);
+    assert.deepEqual(old.error, { success: false, message: "Invalid username or password" });
+    assert.equal(await meStatus(await signIn(email, newPassword)), 200);
   });
 
   it("signs out one session, then every session", async () => {
