@@ -81,10 +81,13 @@ impl SessionApi {
 /// The 401 for a request whose bearer token is missing or not a bearer token, if that is what
 /// failed: the same answer as for a bad token.
 pub(crate) fn bearer_failure(err: &poem::Error) -> Option<Json<ApiMessage>> {
-    err.is::<AuthorizationError>().then(|| {
-        tracing::debug!(error = %err, "no usable bearer token");
-        rejected(&AuthError::InvalidSession)
-    })
+    err.is::<AuthorizationError>().then(|| no_bearer_token(err))
+}
+
+/// A missing or malformed `Authorization` header is the same 401 as a bad token.
+fn no_bearer_token(err: &poem::Error) -> Json<ApiMessage> {
+    tracing::debug!(error = %err, "no usable bearer token");
+    rejected(&AuthError::InvalidSession)
 }
 
 #[derive(ApiResponse)]
@@ -114,8 +117,7 @@ answers_failures!(MeResponse {
 /// The only request part `/me` parses is the `Authorization` header: missing or malformed
 /// is the same 401 as a bad token.
 fn me_bad_request(err: poem::Error) -> MeResponse {
-    tracing::debug!(error = %err, "no usable bearer token");
-    MeResponse::Unauthorized(rejected(&AuthError::InvalidSession))
+    MeResponse::Unauthorized(no_bearer_token(&err))
 }
 
 #[derive(ApiResponse)]

@@ -8,7 +8,7 @@
 //! seeded with `INSERT IGNORE` (a rate-limit row already holding the request that seeded it).
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 
-use super::StoreError;
+use super::{bounded_delete, StoreError};
 
 /// GCRA parameters of one limit, in milliseconds.
 #[derive(Debug, Clone, Copy)]
@@ -278,13 +278,7 @@ pub async fn prune(
     stale: Staleness,
     batch: u32,
 ) -> Result<u64, StoreError> {
-    let bounded = |table: &str, condition: &str| match db.get_database_backend() {
-        DatabaseBackend::Sqlite => format!(
-            "DELETE FROM {table} WHERE rowid IN \
-             (SELECT rowid FROM {table} WHERE {condition} LIMIT {batch})"
-        ),
-        _ => format!("DELETE FROM {table} WHERE {condition} LIMIT {batch}"),
-    };
+    let bounded = |table: &str, condition: &str| bounded_delete(db, table, condition, batch);
     let buckets = db
         .execute(statement(
             db,

@@ -5,7 +5,9 @@ pub mod limits;
 pub mod sessions;
 pub mod users;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use sea_orm::DatabaseConnection as Db;
@@ -58,6 +60,18 @@ pub async fn connect(
 pub async fn close(db: &DatabaseConnection) -> Result<(), StoreError> {
     db.clone().close().await?;
     Ok(())
+}
+
+/// A `DELETE` of at most `batch` rows of `table` matching `condition`: the clean-ups' bound, so
+/// no request pays for a large delete. SQLite has no `DELETE … LIMIT` unless built with it.
+fn bounded_delete(db: &DatabaseConnection, table: &str, condition: &str, batch: u32) -> String {
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => format!(
+            "DELETE FROM {table} WHERE rowid IN \
+             (SELECT rowid FROM {table} WHERE {condition} LIMIT {batch})"
+        ),
+        _ => format!("DELETE FROM {table} WHERE {condition} LIMIT {batch}"),
+    }
 }
 
 /// Whether the database answers a trivial query.

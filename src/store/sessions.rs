@@ -3,11 +3,11 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, QueryFilter, Statement,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, Statement,
 };
 
-use super::{now, StoreError};
+use super::{bounded_delete, now, StoreError};
 use crate::entity::sessions::{self, Column, Entity};
 
 /// A live session as the domain needs it.
@@ -114,14 +114,7 @@ pub async fn revoke_all<C: ConnectionTrait>(
 /// Deletes at most `batch` rows that refuse their token anyway: expired, or revoked more than a
 /// day ago.
 pub async fn prune(db: &DatabaseConnection, batch: u32) -> Result<u64, StoreError> {
-    let condition = "expires_at < ? OR revoked_at < ?";
-    let sql = match db.get_database_backend() {
-        DatabaseBackend::Sqlite => format!(
-            "DELETE FROM sessions WHERE rowid IN \
-             (SELECT rowid FROM sessions WHERE {condition} LIMIT {batch})"
-        ),
-        _ => format!("DELETE FROM sessions WHERE {condition} LIMIT {batch}"),
-    };
+    let sql = bounded_delete(db, "sessions", "expires_at < ? OR revoked_at < ?", batch);
     let now = now();
     let statement = Statement::from_sql_and_values(
         db.get_database_backend(),
