@@ -1,4 +1,5 @@
 //! Whether an account exists must not show, in the answer or in its timing.
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -13,36 +14,82 @@ fn spread(times: &[Duration]) -> Duration {
     times[times.len() * 3 / 4] - times[times.len() / 4]
 }
 
+/// Times `rounds` requests about an existing account against as many about unknown ones, and
+/// fails when the medians differ by more than the noise, a quarter of the faster median and
+/// 5 ms. Each side runs once untimed first, so one-off costs (the dummy hash, pool
+/// connections) are paid.
+async fn assert_alike_in_time<E, EF, U, UF>(
+    what: &str,
+    rounds: usize,
+    mut existing: E,
+    mut unknown: U,
+) where
+    E: FnMut() -> EF,
+    EF: Future<Output = ()>,
+    U: FnMut() -> UF,
+    UF: Future<Output = ()>,
+{
+    existing().await;
+    unknown().await;
+    let (mut known_times, mut unknown_times) = (vec![], vec![]);
+    for _ in 0..rounds {
+        // Interleaved, so drift in the machine's load falls on both sides alike.
+        let started = Instant::now();
+        existing().await;
+        known_times.push(started.elapsed());
+        let started = Instant::now();
+        unknown().await;
+        unknown_times.push(started.elapsed());
+    }
+    let (known_median, unknown_median) = (median(&mut known_times), median(&mut unknown_times));
+    let noise = spread(&known_times).max(spread(&unknown_times));
+    let difference = known_median.abs_diff(unknown_median);
+    eprintln!(
+        "{what} medians over {rounds} tries: existing user {known_median:?}, unknown user \
+         {unknown_median:?}, difference {difference:?}, noise (IQR) {noise:?}"
+    );
+    let allowed = noise + known_median.min(unknown_median) / 4 + Duration::from_millis(5);
+    assert!(
+        difference <= allowed,
+        "{what}: timing reveals whether the user exists: {difference:?} > {allowed:?}"
+    );
+}
+
 #[tokio::test]
 async fn login_takes_as_long_for_an_unknown_user_as_for_a_wrong_password() {
     let app = spawn_app().await;
     let known = unique_email();
     assert_status(app.register(&known, PASSWORD).await, 201).await;
-    // One untimed round each, so one-off costs (the dummy hash, pool connections) are paid.
-    app.login(&known, "wrong password").await;
-    app.login(&unique_email(), "wrong password").await;
-
-    let (mut existing, mut unknown) = (vec![], vec![]);
-    for _ in 0..30 {
-        // Interleaved, so drift in the machine's load falls on both sides alike.
-        let started = Instant::now();
-        assert_status(app.login(&known, "wrong password").await, 401).await;
-        existing.push(started.elapsed());
-        let started = Instant::now();
-        assert_status(app.login(&unique_email(), "wrong password").await, 401).await;
-        unknown.push(started.elapsed());
-    }
-    let (known_median, unknown_median) = (median(&mut existing), median(&mut unknown));
-    let noise = spread(&existing).max(spread(&unknown));
-    let difference = known_median.abs_diff(unknown_median);
-    eprintln!(
-        "login medians over 30 tries: existing user {known_median:?}, unknown user \
-         {unknown_median:?}, difference {difference:?}, noise (IQR) {noise:?}"
-    );
+    let (app, known) = (&app, known.as_str());
     // Without the dummy hash the unknown user would answer in a fraction of the time.
-    let allowed = noise + known_median.min(unknown_median) / 4 + Duration::from_millis(5);
-    assert!(
-        difference <= allowed,
-        "timing reveals whether the user exists: {difference:?} > {allowed:?}"
-    );
+    assert_alike_in_time(
+        "login",
+        30,
+        move || async move {
+            assert_status(app.login(known, "wrong password").await, 401).await;
+        },
+        move || async move {
+            assert_status(app.login(&unique_email(), "wrong password").await, 401).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn asking_for_a_reset_takes_as_long_for_an_unknown_user() {
+    let app = spawn_app().await;
+    let known = unique_email();
+    assert_status(app.register(&known, PASSWORD).await, 201).await;
+    let (app, known) = (&app, known.as_str());
+    assert_alike_in_time(
+        "request-password-reset",
+        15,
+        move || async move {
+            assert_status(app.request_reset(known).await, 200).await;
+        },
+        move || async move {
+            assert_status(app.request_reset(&unique_email()).await, 200).await;
+        },
+    )
+    .await;
 }

@@ -102,6 +102,12 @@ pub fn random_suffix() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 12)
 }
 
+/// A code that is not `code`, for wrong-code tests.
+pub fn other_than(code: &str) -> String {
+    let n: u32 = code.parse().unwrap();
+    format!("{:06}", (n + 1) % 1_000_000)
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@example.com", random_suffix().to_lowercase())
 }

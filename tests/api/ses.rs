@@ -200,7 +200,7 @@ async fn the_lock_notice_goes_out_through_ses() {
     assert_status(app.register(&email, PASSWORD).await, 201).await;
     assert_status(app.login(&email, PASSWORD).await, 200).await;
     let code = code_in(&delivered_to(&email).await[0].1);
-    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let wrong = other_than(&code);
     assert_status(app.verify(&email, &wrong).await, 401).await;
     let delivered = delivered_to(&email).await;
     assert_eq!(delivered.len(), 2, "{delivered:?}");

@@ -4,12 +4,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-/// A code that is not `code`, for wrong-code tests.
-fn other_than(code: &str) -> String {
-    let n: u32 = code.parse().unwrap();
-    format!("{:06}", (n + 1) % 1_000_000)
-}
-
 #[tokio::test]
 async fn verify_with_the_mailed_code_returns_a_bearer_token() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
@@ -183,15 +177,14 @@ async fn wrong_codes_count_across_codes_and_lock_code_sign_in_with_a_notice() {
             .await;
         let email = unique_email();
         app.register_and_login(&email).await;
-        let wrong = |code: &str| format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
         let first = app.code_for(&email);
         for _ in 0..2 {
-            assert_status(app.verify(&email, &wrong(&first)).await, 401).await;
+            assert_status(app.verify(&email, &other_than(&first)).await, 401).await;
         }
         // A new login used to start the count afresh; the run of wrong codes goes on.
         assert_status(app.login(&email, PASSWORD).await, 200).await;
         let second = app.code_for(&email);
-        assert_status(app.verify(&email, &wrong(&second)).await, 401).await;
+        assert_status(app.verify(&email, &other_than(&second)).await, 401).await;
         let sent = app.mailer().messages_to(&email);
         let notice = sent.last().unwrap();
         assert_eq!(
@@ -224,7 +217,7 @@ async fn a_right_code_ends_the_run_of_wrong_ones() {
             assert_status(app.login(&email, PASSWORD).await, 200).await;
         }
         let code = app.code_for(&email);
-        let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        let wrong = other_than(&code);
         for _ in 0..2 {
             assert_status(app.verify(&email, &wrong).await, 401).await;
         }
