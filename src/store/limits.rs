@@ -1,11 +1,15 @@
-//! Rate-limit state: one row per (limit, key), each check decided by one conditional statement.
+//! Rate-limit state: one row per (limit, key), each check decided by one upsert.
 //!
 //! `rate_limits` keeps a GCRA "theoretical arrival time" (`tat_ms`) per limit and key: a request
 //! is allowed when pushing the TAT one emission interval further keeps it within the window
 //! of now. `password_attempts` keeps consecutive wrong passwords per (username, address) and the
-//! moment the next try may start. Both are written by conditional `UPDATE`s whose `WHERE` is the
-//! rule, so racing requests cannot both pass a full bucket; a row that does not exist yet is
-//! seeded with `INSERT IGNORE` (a rate-limit row already holding the request that seeded it).
+//! moment the next try may start. Each check is one `INSERT … ON DUPLICATE KEY UPDATE` (MySQL)
+//! or `INSERT … ON CONFLICT DO UPDATE … WHERE` (SQLite) whose condition is the rule, so racing
+//! requests cannot both pass a full bucket, and a new key costs no more than a known one.
+//!
+//! A refusal needs the time until the next request fits. MySQL's upsert reports it through
+//! `LAST_INSERT_ID(column)`, which the statement's own answer carries; SQLite's returns the row
+//! only when the request was taken, and a refusal reads the row once more.
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
 
 use super::{bounded_delete, StoreError};
@@ -22,20 +26,6 @@ fn statement(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> Statemen
     Statement::from_sql_and_values(db.get_database_backend(), sql, values)
 }
 
-fn greatest(db: &DatabaseConnection) -> &'static str {
-    match db.get_database_backend() {
-        DatabaseBackend::Sqlite => "MAX",
-        _ => "GREATEST",
-    }
-}
-
-fn insert_ignore(db: &DatabaseConnection) -> &'static str {
-    match db.get_database_backend() {
-        DatabaseBackend::Sqlite => "INSERT OR IGNORE",
-        _ => "INSERT IGNORE",
-    }
-}
-
 /// The `ms` column of the row `sql` selects, if there is one.
 async fn read_ms(
     db: &DatabaseConnection,
@@ -49,26 +39,13 @@ async fn read_ms(
         .transpose()?)
 }
 
-/// Runs `update`; when it touched nothing because the row is missing, seeds the row and runs it
-/// once more. The answer is whether the update applied.
-async fn update_or_seed(
-    db: &DatabaseConnection,
-    update: Statement,
-    seed: Statement,
-) -> Result<bool, StoreError> {
-    if db.execute(update.clone()).await?.rows_affected() == 1 {
-        return Ok(true);
-    }
-    if db.execute(seed).await?.rows_affected() == 0 {
-        // The row was there: the update's condition said no. Ask once more in case a racing
-        // request seeded it between our two statements.
-        return Ok(db.execute(update).await?.rows_affected() == 1);
-    }
-    Ok(db.execute(update).await?.rows_affected() == 1)
-}
-
 /// Takes one request's worth from the bucket if it has room. `Ok(None)` when allowed;
 /// `Ok(Some(ms))` when refused, with how long until one request fits.
+///
+/// One upsert decides. A new key is inserted holding the request that made it, its arrival
+/// time ahead of now, so the clean-up (which takes rows whose time has passed) cannot remove
+/// it under a racing request. A known key moves its arrival time on only if that keeps it
+/// within the window of now.
 pub async fn take(
     db: &DatabaseConnection,
     bucket: &str,
@@ -76,59 +53,60 @@ pub async fn take(
     rate: Rate,
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let next = format!("{}(tat_ms, ?) + ?", greatest(db));
-    let update = statement(
-        db,
-        &format!(
-            "UPDATE rate_limits SET tat_ms = {next} \
-             WHERE bucket = ? AND subject = ? AND {next} <= ?"
-        ),
-        vec![
-            now_ms.into(),
-            rate.interval_ms.into(),
-            bucket.into(),
-            key.into(),
-            now_ms.into(),
-            rate.interval_ms.into(),
-            (now_ms + rate.window_ms).into(),
-        ],
-    );
-    if db.execute(update.clone()).await?.rows_affected() == 1 {
-        return Ok(None);
+    let retry_after = |tat: i64| (tat + rate.interval_ms - rate.window_ms - now_ms).max(0);
+    let (bucket, key) = (Value::from(bucket), Value::from(key));
+    let seeded = now_ms + rate.interval_ms;
+    let limit = now_ms + rate.window_ms;
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            let sql = "INSERT INTO rate_limits (bucket, subject, tat_ms) VALUES (?, ?, ?) \
+                       ON CONFLICT (bucket, subject) DO UPDATE SET tat_ms = MAX(tat_ms, ?) + ? \
+                       WHERE MAX(tat_ms, ?) + ? <= ? RETURNING tat_ms";
+            let values = vec![
+                bucket.clone(),
+                key.clone(),
+                seeded.into(),
+                now_ms.into(),
+                rate.interval_ms.into(),
+                now_ms.into(),
+                rate.interval_ms.into(),
+                limit.into(),
+            ];
+            if db.query_one(statement(db, sql, values)).await?.is_some() {
+                return Ok(None);
+            }
+            let sql = "SELECT tat_ms AS ms FROM rate_limits WHERE bucket = ? AND subject = ?";
+            let tat = read_ms(db, sql, vec![bucket, key]).await?;
+            Ok(Some(retry_after(tat.unwrap_or(now_ms))))
+        }
+        _ => {
+            let sql = "INSERT INTO rate_limits (bucket, subject, tat_ms) VALUES (?, ?, ?) \
+                       ON DUPLICATE KEY UPDATE tat_ms = IF(GREATEST(tat_ms, ?) + ? <= ?, \
+                       GREATEST(tat_ms, ?) + ?, LAST_INSERT_ID(tat_ms))";
+            let values = vec![
+                bucket,
+                key,
+                seeded.into(),
+                now_ms.into(),
+                rate.interval_ms.into(),
+                limit.into(),
+                now_ms.into(),
+                rate.interval_ms.into(),
+            ];
+            let refused_at = db
+                .execute(statement(db, sql, values))
+                .await?
+                .last_insert_id();
+            Ok(refused_at_ms(refused_at).map(retry_after))
+        }
     }
-    // No row yet, or a full bucket. A new row is seeded as the first request leaves it: one
-    // statement decides a new key, and the seeded arrival time lies ahead of now, so the
-    // clean-up (which takes rows whose time has passed) cannot remove it under a racing request.
-    let seed = statement(
-        db,
-        &format!(
-            "{} INTO rate_limits (bucket, subject, tat_ms) VALUES (?, ?, ?)",
-            insert_ignore(db)
-        ),
-        vec![
-            bucket.into(),
-            key.into(),
-            (now_ms + rate.interval_ms).into(),
-        ],
-    );
-    if db.execute(seed).await?.rows_affected() == 1 {
-        return Ok(None);
-    }
-    // The row was there: the bucket is full, unless a racing request seeded it between our two
-    // statements. Ask once more.
-    if db.execute(update).await?.rows_affected() == 1 {
-        return Ok(None);
-    }
-    let tat = read_ms(
-        db,
-        "SELECT tat_ms AS ms FROM rate_limits WHERE bucket = ? AND subject = ?",
-        vec![bucket.into(), key.into()],
-    )
-    .await?;
-    let tat = tat.unwrap_or(now_ms);
-    Ok(Some(
-        (tat + rate.interval_ms - rate.window_ms - now_ms).max(0),
-    ))
+}
+
+/// What a MySQL upsert that refused reported through `LAST_INSERT_ID(column)`. The statement's
+/// own answer carries it, and the tables have no auto-increment column, so a statement that
+/// did not call it (an insert, or a condition that held) reports 0.
+fn refused_at_ms(last_insert_id: u64) -> Option<i64> {
+    (last_insert_id != 0).then(|| i64::try_from(last_insert_id).unwrap_or(i64::MAX))
 }
 
 /// Gives back what `take` took, for a request that did not go ahead after all.
@@ -147,30 +125,38 @@ pub async fn give_back(
     Ok(())
 }
 
-/// When the next try may start after this one fails, as SQL over the column `failures` (the
-/// count before this try): `2^(n - after)` seconds after the `n`-th consecutive failure from
-/// the `after`-th on, capped; before that, at once (0, not "now": requests racing with
-/// clocks a millisecond apart must not refuse each other). A shift, because SQLite has no
-/// power function.
-fn open_at_sql(db: &DatabaseConnection, after: u32, cap_ms: i64) -> String {
+/// When the next try may start after this one fails, as SQL over `before`, the count of
+/// consecutive failures before this try, with the values it binds: `2^(n - after)` seconds
+/// after the `n`-th consecutive failure from the `after`-th on, capped; before that, at once
+/// (0, not "now": requests racing with clocks a millisecond apart must not refuse each other).
+/// A shift, because SQLite has no power function.
+fn open_at_sql(
+    db: &DatabaseConnection,
+    before: &str,
+    after: u32,
+    cap_ms: i64,
+    now_ms: i64,
+) -> (String, Vec<Value>) {
     if after == 0 {
-        return "0".to_owned();
+        return ("0".to_owned(), vec![]);
     }
     let least = match db.get_database_backend() {
         DatabaseBackend::Sqlite => "MIN",
         _ => "LEAST",
     };
     // 2^20 s is far past any cap worth setting; stopping there keeps the shift in range.
-    format!(
-        "(CASE WHEN failures + 1 < {after} THEN 0 \
-         WHEN failures + 1 - {after} >= 20 THEN ? + {cap_ms} \
-         ELSE ? + {least}((1 << (failures + 1 - {after})) * 1000, {cap_ms}) END)"
-    )
+    let sql = format!(
+        "(CASE WHEN {before} + 1 < {after} THEN 0 \
+         WHEN {before} + 1 - {after} >= 20 THEN ? + {cap_ms} \
+         ELSE ? + {least}((1 << ({before} + 1 - {after})) * 1000, {cap_ms}) END)"
+    );
+    (sql, vec![now_ms.into(), now_ms.into()])
 }
 
 /// Reserves one password try for (username, address) if its back-off has run out: counts it
 /// as a failure and starts the back-off the failure would earn, before the hash is checked,
 /// so parallel tries cannot all slip through. `Ok(None)` when reserved; `Ok(Some(ms))` to wait.
+/// A new pair is inserted as its first try leaves it.
 pub async fn reserve_password_try(
     db: &DatabaseConnection,
     username: &str,
@@ -179,46 +165,56 @@ pub async fn reserve_password_try(
     backoff_cap_ms: i64,
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let open_at = open_at_sql(db, backoff_after, backoff_cap_ms);
-    let mut values: Vec<Value> = match backoff_after {
-        0 => vec![],
-        _ => vec![now_ms.into(), now_ms.into()],
-    };
-    values.extend([
-        now_ms.into(),
-        username.into(),
-        address.into(),
-        now_ms.into(),
-    ]);
-    // MySQL assigns left to right, each assignment seeing the ones before: open_at first.
-    let update = statement(
-        db,
-        &format!(
-            "UPDATE password_attempts SET open_at_ms = {open_at}, \
-             failures = failures + 1, updated_ms = ? \
-             WHERE username = ? AND address = ? AND open_at_ms <= ?"
-        ),
-        values,
+    let open_at = |before| open_at_sql(db, before, backoff_after, backoff_cap_ms, now_ms);
+    let (first_open_at, mut values) = open_at("0");
+    values.splice(0..0, [username.into(), address.into()]);
+    values.push(now_ms.into());
+    let insert = format!(
+        "INSERT INTO password_attempts (username, address, failures, open_at_ms, updated_ms) \
+         VALUES (?, ?, 1, {first_open_at}, ?)"
     );
-    let seed = statement(
-        db,
-        &format!(
-            "{} INTO password_attempts (username, address, failures, open_at_ms, updated_ms) \
-             VALUES (?, ?, 0, 0, ?)",
-            insert_ignore(db)
-        ),
-        vec![username.into(), address.into(), now_ms.into()],
-    );
-    if update_or_seed(db, update, seed).await? {
-        return Ok(None);
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            // Every assignment sees the row as it was.
+            let (next_open_at, next_values) = open_at("failures");
+            values.extend(next_values);
+            values.extend([now_ms.into(), now_ms.into()]);
+            let sql = format!(
+                "{insert} ON CONFLICT (username, address) DO UPDATE SET \
+                 open_at_ms = {next_open_at}, failures = failures + 1, updated_ms = ? \
+                 WHERE open_at_ms <= ? RETURNING 1 AS taken"
+            );
+            if db.query_one(statement(db, &sql, values)).await?.is_some() {
+                return Ok(None);
+            }
+            let open_at = read_ms(
+                db,
+                "SELECT open_at_ms AS ms FROM password_attempts WHERE username = ? AND address = ?",
+                vec![username.into(), address.into()],
+            )
+            .await?;
+            Ok(Some((open_at.unwrap_or(now_ms) - now_ms).max(0)))
+        }
+        _ => {
+            // MySQL assigns left to right, each assignment seeing the ones before it:
+            // `open_at_ms` goes last, so every condition reads the old one, and the back-off
+            // reads the failures before this try as `failures - 1`.
+            let (next_open_at, next_values) = open_at("(failures - 1)");
+            values.extend([now_ms.into(), now_ms.into(), now_ms.into(), now_ms.into()]);
+            values.extend(next_values);
+            let sql = format!(
+                "{insert} ON DUPLICATE KEY UPDATE \
+                 failures = IF(open_at_ms <= ?, failures + 1, failures), \
+                 updated_ms = IF(open_at_ms <= ?, ?, updated_ms), \
+                 open_at_ms = IF(open_at_ms <= ?, {next_open_at}, LAST_INSERT_ID(open_at_ms))"
+            );
+            let refused_at = db
+                .execute(statement(db, &sql, values))
+                .await?
+                .last_insert_id();
+            Ok(refused_at_ms(refused_at).map(|open_at| (open_at - now_ms).max(0)))
+        }
     }
-    let open_at = read_ms(
-        db,
-        "SELECT open_at_ms AS ms FROM password_attempts WHERE username = ? AND address = ?",
-        vec![username.into(), address.into()],
-    )
-    .await?;
-    Ok(Some((open_at.unwrap_or(now_ms) - now_ms).max(0)))
 }
 
 /// A right password from `address`: the failures are forgiven and the address is remembered as

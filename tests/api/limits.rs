@@ -353,3 +353,85 @@ async fn ipv6_clients_share_a_limit_across_their_prefix() {
     )
     .await;
 }
+
+/// A database of `backend` with the schema, for the store's own checks.
+async fn migrated(backend: Backend) -> (std::sync::Arc<TestDb>, sea_orm::DatabaseConnection) {
+    use migration::{Migrator, MigratorTrait};
+    let db = TestDb::new(backend).await;
+    let conn = db.connect().await;
+    Migrator::up(&conn, None).await.unwrap();
+    (db, conn)
+}
+
+#[tokio::test]
+async fn one_statement_takes_from_a_bucket_and_a_refusal_says_when_the_next_fits() {
+    use otp_login::store::limits::{take, Rate};
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let (_db, conn) = migrated(backend).await;
+        // Three a second… over three seconds.
+        let rate = Rate {
+            interval_ms: 1_000,
+            window_ms: 3_000,
+        };
+        let t = 1_700_000_000_000;
+        for _ in 0..3 {
+            assert_eq!(take(&conn, "test", "k", rate, t).await.unwrap(), None);
+        }
+        assert_eq!(
+            take(&conn, "test", "k", rate, t).await.unwrap(),
+            Some(1_000),
+            "{backend:?}"
+        );
+        assert_eq!(
+            take(&conn, "test", "k", rate, t + 400).await.unwrap(),
+            Some(600)
+        );
+        assert_eq!(
+            take(&conn, "test", "k", rate, t + 1_000).await.unwrap(),
+            None
+        );
+        // Another key is its own bucket.
+        assert_eq!(take(&conn, "test", "other", rate, t).await.unwrap(), None);
+
+        // Requests racing on a new key: the bucket still holds three, not one per racer.
+        let racers = (0..20).map(|_| take(&conn, "test", "raced", rate, t));
+        let taken = futures::future::join_all(racers)
+            .await
+            .into_iter()
+            .filter(|r| matches!(r, Ok(None)))
+            .count();
+        assert_eq!(taken, 3, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_statement_reserves_a_password_try_and_says_when_the_back_off_ends() {
+    use otp_login::store::limits::reserve_password_try;
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let (_db, conn) = migrated(backend).await;
+        let t = 1_700_000_000_000;
+        // Back-off from the second failure: 1 s, then 2 s, capped at 60 s.
+        let reserve =
+            |now| reserve_password_try(&conn, "a@example.com", "192.0.2.1", 2, 60_000, now);
+        assert_eq!(
+            reserve(t).await.unwrap(),
+            None,
+            "{backend:?}: the first try"
+        );
+        assert_eq!(
+            reserve(t).await.unwrap(),
+            None,
+            "{backend:?}: the second try"
+        );
+        assert_eq!(reserve(t).await.unwrap(), Some(1_000), "{backend:?}");
+        assert_eq!(reserve(t + 1_000).await.unwrap(), None, "{backend:?}");
+        assert_eq!(
+            reserve(t + 1_500).await.unwrap(),
+            Some(1_500),
+            "{backend:?}"
+        );
+        // Another address of the same user has its own back-off.
+        let elsewhere = reserve_password_try(&conn, "a@example.com", "192.0.2.2", 2, 60_000, t);
+        assert_eq!(elsewhere.await.unwrap(), None, "{backend:?}");
+    }
+}
