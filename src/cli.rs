@@ -32,8 +32,8 @@ enum Command {
     Openapi,
     /// Print the JSON Schema of the settings (the environment variables and their defaults).
     ConfigSchema,
-    /// Read a password on standard input and print its argon2id PHC string, for rows written
-    /// by hand.
+    /// Read passwords on standard input, one a line, and print each one's argon2id PHC string
+    /// on a line of its own, in order: for rows written by hand.
     HashPassword,
 }
 
@@ -110,28 +110,37 @@ where
 }
 
 async fn hash_password() -> ExitCode {
-    let mut line = String::new();
-    if std::io::stdin().read_line(&mut line).is_err() {
-        eprintln!("otp-login: could not read a password from standard input");
+    let mut input = String::new();
+    if std::io::Read::read_to_string(&mut std::io::stdin(), &mut input).is_err() {
+        eprintln!("otp-login: could not read passwords from standard input");
         return ExitCode::FAILURE;
     }
-    let password = match NewPassword::parse(line.trim_end_matches(['\r', '\n']).to_owned()) {
-        Ok(password) => password,
-        Err(err) => {
-            eprintln!("otp-login: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match PasswordHasher::default().hash(&password).await {
-        Ok(hash) => {
-            println!("{hash}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("otp-login: {err:#}");
-            ExitCode::FAILURE
+    let mut passwords = Vec::new();
+    for (number, line) in input.lines().enumerate() {
+        match NewPassword::parse(line.to_owned()) {
+            Ok(password) => passwords.push(password),
+            Err(err) => {
+                eprintln!("otp-login: line {}: {err}", number + 1);
+                return ExitCode::FAILURE;
+            }
         }
     }
+    if passwords.is_empty() {
+        eprintln!("otp-login: no password on standard input");
+        return ExitCode::FAILURE;
+    }
+    // One after the other, as sign-ins come: each hash reuses the last one's memory.
+    let hasher = PasswordHasher::default();
+    for password in &passwords {
+        match hasher.hash(password).await {
+            Ok(hash) => println!("{hash}"),
+            Err(err) => {
+                eprintln!("otp-login: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

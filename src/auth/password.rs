@@ -5,11 +5,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use anyhow::Context;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordVerifier, Version};
+use argon2::password_hash::{
+    rand_core::OsRng, Output, ParamsString, PasswordHash, Salt, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, Semaphore};
+
+use super::working_memory::WorkingMemory;
 
 /// Fewest characters a new password may have.
 pub const MIN_NEW: usize = 8;
@@ -103,10 +107,12 @@ pub enum HashError {
 
 /// Argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), at most one hash per core at a time
 /// and a bounded queue of requests waiting for one: memory and threads stay bounded by the
-/// permits, however many requests arrive or give up.
+/// permits, however many requests arrive or give up. Hashes work in memory kept warm between
+/// them (`WorkingMemory`), at most one block per permit.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    memory: WorkingMemory,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
     dummy_hash: Arc<OnceCell<String>>,
@@ -138,12 +144,83 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// The raw hash of `password` with `argon2`, of `len` bytes, worked in `memory` when it is
+/// large enough (the service's own parameters) and in memory of its own otherwise.
+fn hash_raw(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &Salt<'_>,
+    len: usize,
+    memory: &mut [Block],
+) -> anyhow::Result<Output> {
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("password salt is malformed: {e}"))?;
+    let needed = argon2.params().block_count();
+    let mut own = Vec::new();
+    let memory = if memory.len() >= needed {
+        memory
+    } else {
+        own.resize(needed, Block::default());
+        &mut own[..]
+    };
+    Output::init_with(len, |out| {
+        Ok(argon2.hash_password_into_with_memory(password, salt, out, &mut *memory)?)
+    })
+    .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
+}
+
+/// A new PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) for `password`.
+fn hash_phc(password: &[u8], memory: &mut [Block]) -> anyhow::Result<String> {
+    let argon2 = argon2();
+    let salt = SaltString::generate(&mut OsRng);
+    let output = hash_raw(
+        &argon2,
+        password,
+        &salt.as_salt(),
+        Params::DEFAULT_OUTPUT_LEN,
+        memory,
+    )?;
+    let params = ParamsString::try_from(argon2.params())
+        .map_err(|e| anyhow::anyhow!("argon2 parameters do not encode: {e}"))?;
+    Ok(PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    }
+    .to_string())
+}
+
+/// Whether `password` hashes to the stored PHC string `hash`, under the algorithm, version and
+/// parameters the string names. The comparison takes the same time wherever they differ.
+fn verify_phc(password: &[u8], hash: &str, memory: &mut [Block]) -> anyhow::Result<bool> {
+    let malformed =
+        |e: argon2::password_hash::Error| anyhow::anyhow!("stored password hash is malformed: {e}");
+    let parsed = PasswordHash::new(hash).map_err(malformed)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(malformed)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|e| malformed(e.into()))?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(malformed)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("stored password hash has no salt or no hash");
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = hash_raw(&argon2, password, &salt, expected.len(), memory)?;
+    Ok(computed == expected)
+}
+
 impl PasswordHasher {
     /// At most `permits` hashes at once, and `WAITING_PER_PERMIT` times as many waiting.
     pub fn with_permits(permits: usize) -> Self {
         let permits = permits.max(1);
         Self {
             permits: Arc::new(Semaphore::new(permits)),
+            memory: WorkingMemory::new(argon2().params().block_count()),
             waiting: Arc::default(),
             max_waiting: permits * WAITING_PER_PERMIT,
             dummy_hash: Arc::default(),
@@ -161,17 +238,8 @@ impl PasswordHasher {
     }
 
     async fn hash_secret(&self, password: SecretString) -> Result<String, HashError> {
-        self.blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2::PasswordHasher::hash_password(
-                &argon2(),
-                password.expose_secret().as_bytes(),
-                &salt,
-            )
-            .map(|hash| hash.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
-        })
-        .await
+        self.blocking(move |memory| hash_phc(password.expose_secret().as_bytes(), memory))
+            .await
     }
 
     /// Checks `password` against a stored value: a PHC hash, or the old service's plain text.
@@ -188,13 +256,7 @@ impl PasswordHasher {
         };
         let offered = password.0.clone();
         let hash_matches = self
-            .blocking(move || {
-                let parsed = PasswordHash::new(&hash)
-                    .map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
-                Ok(argon2()
-                    .verify_password(offered.expose_secret().as_bytes(), &parsed)
-                    .is_ok())
-            })
+            .blocking(move |memory| verify_phc(offered.expose_secret().as_bytes(), &hash, memory))
             .await?;
         Ok(match stored {
             Some(_) if is_phc => match hash_matches {
@@ -226,11 +288,12 @@ impl PasswordHasher {
             .cloned()
     }
 
-    /// Runs `work` on the blocking pool once a permit is free. The permit moves into the
-    /// blocking task, so it is held until the hash is done even if the request is dropped.
+    /// Runs `work` on the blocking pool, in working memory, once a permit is free. The permit
+    /// moves into the blocking task, so it is held until the hash is done (and its memory kept
+    /// for the next) even if the request is dropped.
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+        work: impl FnOnce(&mut [Block]) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, HashError> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -244,9 +307,13 @@ impl PasswordHasher {
                 permit.context("password hasher is shut down")?
             }
         };
+        let (memory, runtime) = (self.memory.clone(), tokio::runtime::Handle::current());
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            work()
+            let mut blocks = memory.take();
+            let result = work(&mut blocks);
+            memory.keep(blocks, &runtime);
+            result
         })
         .await
         .context("password hashing task failed")?
@@ -324,6 +391,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_in_both_directions() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::default();
+        let ours = hasher
+            .hash(&NewPassword::parse("correct horse".into()).unwrap())
+            .await
+            .unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon2().verify_password(b"correct horsf", &parsed).is_err());
+        // Stored hashes with other parameters, smaller and larger than the kept memory: each
+        // is checked under its own.
+        for (m, t, p) in [(4096, 3, 1), (19 * 1024, 2, 2), (24 * 1024, 1, 1)] {
+            let params = Params::new(m, t, p, None).unwrap();
+            let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password(b"correct horse", &SaltString::generate(&mut OsRng))
+                .unwrap()
+                .to_string();
+            let verdict = |p| {
+                let hasher = hasher.clone();
+                let theirs = theirs.clone();
+                async move { hasher.verify(&login(p), Some(&theirs)).await.unwrap() }
+            };
+            assert_eq!(verdict("correct horse").await, Verdict::Match, "{theirs}");
+            assert_eq!(
+                verdict("correct horsf").await,
+                Verdict::Mismatch,
+                "{theirs}"
+            );
+        }
+        assert!(
+            hasher.memory.kept() <= 1,
+            "one hash at a time keeps one block"
+        );
+    }
+
+    #[tokio::test]
     async fn legacy_plain_text_matches_and_asks_for_a_rehash() {
         let hasher = PasswordHasher::default();
         let verdict = |p| {
@@ -335,8 +439,10 @@ mod tests {
     }
 
     /// Work for the blocking pool that runs until `release` says so.
-    fn held_until(release: std::sync::mpsc::Receiver<()>) -> impl FnOnce() -> anyhow::Result<()> {
-        move || {
+    fn held_until(
+        release: std::sync::mpsc::Receiver<()>,
+    ) -> impl FnOnce(&mut [Block]) -> anyhow::Result<()> {
+        move |_| {
             let _ = release.recv();
             Ok(())
         }
@@ -375,14 +481,14 @@ mod tests {
         let queued: Vec<_> = (0..WAITING_PER_PERMIT)
             .map(|_| {
                 let hasher = hasher.clone();
-                tokio::spawn(async move { hasher.blocking(|| Ok(())).await })
+                tokio::spawn(async move { hasher.blocking(|_| Ok(())).await })
             })
             .collect();
         while hasher.waiting.load(Ordering::Acquire) < WAITING_PER_PERMIT {
             tokio::task::yield_now().await;
         }
         assert!(matches!(
-            hasher.blocking(|| Ok(())).await,
+            hasher.blocking(|_| Ok(())).await,
             Err(HashError::Busy)
         ));
         // A waiter that gives up leaves the queue, and its place is taken.
@@ -396,7 +502,7 @@ mod tests {
         );
         let late = tokio::spawn({
             let hasher = hasher.clone();
-            async move { hasher.blocking(|| Ok(())).await }
+            async move { hasher.blocking(|_| Ok(())).await }
         });
         release.send(()).unwrap();
         running.await.unwrap().unwrap();

@@ -48,6 +48,66 @@ fn help_lists_every_command_and_version_names_the_release() {
     assert_eq!(unknown.status.code(), Some(2));
 }
 
+fn hash_passwords(input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otp-login"))
+        .arg("hash-password")
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn hash_password_prints_one_phc_string_per_line_in_order() {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let passwords = [
+        "correct horse battery",
+        "a second passphrase",
+        "third, with CRLF",
+    ];
+    let output = hash_passwords(&format!(
+        "{}\n{}\n{}\r\n",
+        passwords[0], passwords[1], passwords[2]
+    ));
+    assert!(output.status.success(), "{output:?}");
+    let hashes: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    assert_eq!(hashes.len(), 3, "{hashes:?}");
+    for (password, hash) in passwords.iter().zip(&hashes) {
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        let parsed = PasswordHash::new(hash).unwrap();
+        assert!(argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok());
+    }
+    assert_ne!(hashes[0], hashes[1]);
+
+    let refused = hash_passwords("correct horse battery\nshort\n");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout(&refused).is_empty(),
+        "nothing is hashed when a line is refused"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("line 2: Password must be at least"),
+        "{refused:?}"
+    );
+    let empty = hash_passwords("");
+    assert_eq!(empty.status.code(), Some(1));
+}
+
 #[tokio::test]
 async fn migrate_goes_up_and_down_and_reports_its_status_on_mariadb() {
     let db = TestDb::new(Backend::MariaDb).await;
