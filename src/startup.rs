@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Server};
 
 use crate::api::middleware::{self, WithFrontend};
 use crate::api::slow_clients::HeadDeadline;
@@ -113,12 +113,10 @@ pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> 
 /// The whole HTTP app: operations, docs, spec, static pages, and the middleware that makes
 /// every failure a JSON answer carrying the CORS headers.
 pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output = Response> {
-    let api = openapi_service();
-    let routes = Route::new()
-        .nest("/docs", crate::api::spec::swagger_ui())
-        .at("/openapi.json", crate::api::spec::json_endpoint())
-        .at("/openapi.yaml", crate::api::spec::yaml_endpoint())
-        .nest("/", api);
+    let routes = openapi_service()
+        .into_endpoint()
+        .around(crate::api::spec::serve_documents)
+        .boxed();
     let app = WithFrontend::new(routes, &settings.server.frontend_dir)
         .around(middleware::answer_405_with_allow)
         .data(auth)
