@@ -1,23 +1,14 @@
 // The account page in the browser: changing the password, and signing out on the server (here,
 // and everywhere), with the token judged afterwards by the API itself.
 const assert = require("node:assert/strict");
-const { after, before, test } = require("node:test");
-const { startApi } = require("./lib/api-server");
-const { launchBrowser, screenshot } = require("./lib/browser");
+const { test } = require("node:test");
+const { screenshot } = require("./lib/browser");
 const { loadContract } = require("./lib/contract");
 const { OPENAPI } = require("./lib/paths");
 const s = require("./lib/steps");
+const { apiAndBrowser } = require("./lib/suite");
 
-let api;
-let browser;
-before(async () => {
-  api = await startApi();
-  browser = await launchBrowser();
-}, { timeout: 60000 });
-after(async () => {
-  await browser?.close();
-  await api?.stop();
-}, { timeout: 60000 });
+const suite = apiAndBrowser();
 
 const T = { timeout: 60000 };
 const NEW_PASSWORD = "a brand new passphrase";
@@ -31,33 +22,33 @@ async function changePassword(page, current, password) {
 
 test("changing the password: the old one is then refused at sign-in, the new one works", T, async () => {
   const email = s.newEmail("change");
-  const page = await browser.newPage();
-  const saved = await s.signIn(page, api, email);
-  const elsewhere = await s.sessionElsewhere(api, email);
+  const page = await suite.browser.newPage();
+  const saved = await s.signIn(page, suite.api, email);
+  const elsewhere = await s.sessionElsewhere(suite.api, email);
 
   await changePassword(page, s.PASSWORD, NEW_PASSWORD);
   await s.expectText(page, "#change-status", "Password changed. Your other devices have been signed out.");
   assert.equal(await page.getByLabel("New password", { exact: true }).inputValue(), "", "the form is emptied");
   await screenshot(page, "account-password-changed");
-  assert.equal(await s.meStatus(api, saved), 200, "this session goes on");
-  assert.equal(await s.meStatus(api, elsewhere), 401, "the other session ended");
+  assert.equal(await s.meStatus(suite.api, saved), 200, "this session goes on");
+  assert.equal(await s.meStatus(suite.api, elsewhere), 401, "the other session ended");
 
-  const other = await browser.newPage();
-  await other.goto(api.url + "/login.html");
+  const other = await suite.browser.newPage();
+  await other.goto(suite.api.url + "/login.html");
   await other.getByLabel("Email", { exact: true }).fill(email);
   await other.getByLabel("Password", { exact: true }).fill(s.PASSWORD);
   await other.getByRole("button", { name: "Send me a code" }).click();
   await s.expectText(other, "#login-status", "Wrong email or password");
-  const seen = api.codes(email).length;
-  await s.requestCode(other, api.url, email, NEW_PASSWORD);
-  await s.enterCode(other, await api.nextCode(email, seen));
+  const seen = suite.api.codes(email).length;
+  await s.requestCode(other, suite.api.url, email, NEW_PASSWORD);
+  await s.enterCode(other, await suite.api.nextCode(email, seen));
   await s.expectSignedIn(other, email);
 });
 
 test("a wrong current password, or none, and a new one breaking the rules are each shown at their field", T, async () => {
   const email = s.newEmail("changebad");
-  const page = await browser.newPage();
-  await s.signIn(page, api, email);
+  const page = await suite.browser.newPage();
+  await s.signIn(page, suite.api, email);
 
   await changePassword(page, "not my password", NEW_PASSWORD);
   await s.expectText(page, "#change-current-error", "That is not your current password.");
@@ -73,65 +64,65 @@ test("a wrong current password, or none, and a new one breaking the rules are ea
   await changePassword(page, s.PASSWORD, "password123");
   await s.expectText(page, "#change-password-error", "Password is too common; choose one that is harder to guess");
 
-  assert.equal(await s.loginStatus(api, email, s.PASSWORD), 200, "the password is unchanged");
+  assert.equal(await s.loginStatus(suite.api, email, s.PASSWORD), 200, "the password is unchanged");
   assert.ok(await token(page), "still signed in");
 });
 
 test("signing out ends the session on the server: the saved token is refused", T, async () => {
   const email = s.newEmail("signout");
-  const page = await browser.newPage();
-  const saved = await s.signIn(page, api, email);
-  const elsewhere = await s.sessionElsewhere(api, email);
+  const page = await suite.browser.newPage();
+  const saved = await s.signIn(page, suite.api, email);
+  const elsewhere = await s.sessionElsewhere(suite.api, email);
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL("**/login.html?signed-out");
   await s.expectText(page, "#login-status", "You have signed out.");
   assert.equal(await token(page), null, "the token is forgotten here");
-  assert.equal(await s.meStatus(api, saved), 401, "a copy of the token no longer works");
-  assert.equal(await s.meStatus(api, elsewhere), 200, "only this session ended");
+  assert.equal(await s.meStatus(suite.api, saved), 401, "a copy of the token no longer works");
+  assert.equal(await s.meStatus(suite.api, elsewhere), 200, "only this session ended");
 });
 
 test("signing out everywhere ends every session of the account", T, async () => {
   const email = s.newEmail("everywhere");
-  const page = await browser.newPage();
-  const saved = await s.signIn(page, api, email);
-  const elsewhere = await s.sessionElsewhere(api, email);
+  const page = await suite.browser.newPage();
+  const saved = await s.signIn(page, suite.api, email);
+  const elsewhere = await s.sessionElsewhere(suite.api, email);
   await screenshot(page, "account-signed-in");
   await page.getByRole("button", { name: "Sign out everywhere" }).click();
   await page.waitForURL("**/login.html?signed-out-everywhere");
   await s.expectText(page, "#login-status", "You have signed out on every device.");
   assert.equal(await token(page), null);
-  assert.equal(await s.meStatus(api, saved), 401, "this session ended");
-  assert.equal(await s.meStatus(api, elsewhere), 401, "the other session ended too");
+  assert.equal(await s.meStatus(suite.api, saved), 401, "this session ended");
+  assert.equal(await s.meStatus(suite.api, elsewhere), 401, "the other session ended too");
 });
 
 test("signing out forgets the token even when the server already refuses it (401)", T, async () => {
   const email = s.newEmail("signout401");
-  const page = await browser.newPage();
-  const saved = await s.signIn(page, api, email);
-  assert.equal((await s.post(api, "/logout", undefined, saved)).status, 200, "ended behind the page's back");
+  const page = await suite.browser.newPage();
+  const saved = await s.signIn(page, suite.api, email);
+  assert.equal((await s.post(suite.api, "/logout", undefined, saved)).status, 200, "ended behind the page's back");
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL("**/login.html?signed-out");
   await s.expectText(page, "#login-status", "You have signed out.");
   assert.equal(await token(page), null);
-  const answers = (await browser.recordedRequests()).filter((r) => r.url.endsWith("/logout"));
+  const answers = (await suite.browser.recordedRequests()).filter((r) => r.url.endsWith("/logout"));
   assert.equal(answers.at(-1).status, 401, "the page's own request was refused");
 });
 
 test("with the server unreachable, signing out still forgets the token and says the rest", T, async () => {
   const email = s.newEmail("signoutdown");
-  const page = await browser.newPage();
-  const saved = await s.signIn(page, api, email);
+  const page = await suite.browser.newPage();
+  const saved = await s.signIn(page, suite.api, email);
   await page.route("**/logout", (route) => route.abort("connectionrefused"), { times: 1 });
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL("**/login.html?signed-out-here");
   await s.expectText(page, "#login-status", "The server could not be told, so the session ends when it expires.");
   assert.equal(await token(page), null);
-  assert.equal(await s.meStatus(api, saved), 200, "which is why the page says so");
+  assert.equal(await s.meStatus(suite.api, saved), 200, "which is why the page says so");
 });
 
 test("a 429 on changing the password holds the form, never signing out", T, async () => {
-  const page = await browser.newPage();
-  await s.signIn(page, api, s.newEmail("changelimit"));
+  const page = await suite.browser.newPage();
+  await s.signIn(page, suite.api, s.newEmail("changelimit"));
   await page.route("**/change-password", (route) => route.fulfill({
     status: 429, headers: { "Retry-After": "600" }, contentType: "application/json",
     body: JSON.stringify({ success: false, message: "Too many requests", retry_after: 600 }),
@@ -148,20 +139,20 @@ test("a 429 on changing the password holds the form, never signing out", T, asyn
 
 test("a session ended elsewhere is said in words when changing the password", T, async () => {
   const email = s.newEmail("ended");
-  const page = await browser.newPage();
-  const saved = await s.signIn(page, api, email);
-  assert.equal((await s.post(api, "/logout", undefined, saved)).status, 200);
+  const page = await suite.browser.newPage();
+  const saved = await s.signIn(page, suite.api, email);
+  assert.equal((await s.post(suite.api, "/logout", undefined, saved)).status, 200);
   await changePassword(page, s.PASSWORD, NEW_PASSWORD);
   await s.expectText(page, "#change-status", "Your session has ended. Please sign in again.");
   assert.equal(await token(page), null, "the dead token is forgotten");
-  assert.equal(await s.loginStatus(api, email, NEW_PASSWORD), 401, "the password is unchanged");
+  assert.equal(await s.loginStatus(suite.api, email, NEW_PASSWORD), 401, "the password is unchanged");
   await page.locator("#change-status").getByRole("link", { name: "Sign in" }).click();
   await page.waitForURL("**/login.html");
 });
 
 test("every request these pages made matches an operation of openapi.yaml", T, async () => {
-  const contract = loadContract(OPENAPI, api.url);
-  const requests = await s.assertRequestsConform(browser, contract);
+  const contract = loadContract(OPENAPI, suite.api.url);
+  const requests = await s.assertRequestsConform(suite.browser, contract);
   const used = new Set(requests.map((r) => contract.operationOf(r).id));
   for (const id of ["changePassword", "logout"]) assert.ok(used.has(id), id);
   const scopes = requests.filter((r) => r.url.endsWith("/logout")).map((r) => r.body);

@@ -1,31 +1,23 @@
 // Answers the server seldom gives (or does not give yet) and no server at all: each one is shown
 // in words. Rare statuses are played by intercepting the page's request to the real server.
 const assert = require("node:assert/strict");
-const { after, before, test } = require("node:test");
+const { test } = require("node:test");
 const { startApi } = require("./lib/api-server");
-const { launchBrowser, screenshot } = require("./lib/browser");
+const { screenshot } = require("./lib/browser");
 const { loadContract } = require("./lib/contract");
 const { OPENAPI } = require("./lib/paths");
 const s = require("./lib/steps");
+const { apiAndBrowser } = require("./lib/suite");
 
-let api;
-let browser;
-before(async () => {
-  api = await startApi();
-  browser = await launchBrowser();
-}, { timeout: 60000 });
-after(async () => {
-  await browser?.close();
-  await api?.stop();
-}, { timeout: 60000 });
+const suite = apiAndBrowser();
 
 const T = { timeout: 60000 };
 
 /** A login page whose next POST /login gets `answer` instead of reaching the server. */
 async function loginAnswered(answer) {
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   await page.route("**/login", (route) => route.fulfill(answer), { times: 1 });
-  await page.goto(api.url + "/login.html");
+  await page.goto(suite.api.url + "/login.html");
   await page.getByLabel("Email", { exact: true }).fill("someone@example.com");
   await page.getByLabel("Password", { exact: true }).fill(s.PASSWORD);
   await page.getByRole("button", { name: "Send me a code" }).click();
@@ -66,8 +58,8 @@ test("a gateway's HTML error page is explained, not shown", T, async () => {
 
 /** A reset page on its code step (for an address nobody registered: the answer is the same). */
 async function resetCodeStep() {
-  const page = await browser.newPage();
-  await page.goto(api.url + "/reset.html");
+  const page = await suite.browser.newPage();
+  await page.goto(suite.api.url + "/reset.html");
   await page.getByLabel("Email", { exact: true }).fill(s.newEmail("lost"));
   await page.getByRole("button", { name: "Send me a reset code" }).click();
   await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
@@ -78,9 +70,9 @@ async function resetCodeStep() {
 
 test("the reset page says how long to wait after a 429, at either step", T, async () => {
   const limited = json(429, { success: false, message: "Too many requests", retry_after: 42 }, { "Retry-After": "42" });
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   await page.route("**/request-password-reset", (route) => route.fulfill(limited), { times: 1 });
-  await page.goto(api.url + "/reset.html");
+  await page.goto(suite.api.url + "/reset.html");
   await page.getByLabel("Email", { exact: true }).fill("someone@example.com");
   await page.getByRole("button", { name: "Send me a reset code" }).click();
   await s.expectText(page, "#request-status", "Too many attempts. Please wait 42 seconds before trying again.");
@@ -115,13 +107,13 @@ test("the reset page says when the server is not reachable", T, async () => {
 });
 
 test("buttons are disabled while a request is in flight", T, async () => {
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   let release;
   const held = new Promise((resolve) => { release = resolve; });
   await page.route("**/login", async (route) => { await held; await route.continue(); });
   let sent = 0;
   page.on("request", (request) => { if (request.url().endsWith("/login")) sent += 1; });
-  await page.goto(api.url + "/login.html");
+  await page.goto(suite.api.url + "/login.html");
   await page.getByLabel("Email", { exact: true }).fill("someone@example.com");
   await page.getByLabel("Password", { exact: true }).fill("wrong-password-1");
   const button = page.getByRole("button", { name: "Send me a code" });
@@ -137,10 +129,10 @@ test("buttons are disabled while a request is in flight", T, async () => {
 });
 
 test("an expired session on the account page asks to sign in again", T, async () => {
-  const page = await browser.newPage();
-  await page.goto(api.url + "/login.html");
+  const page = await suite.browser.newPage();
+  await page.goto(suite.api.url + "/login.html");
   await page.evaluate(() => sessionStorage.setItem("otp-login.token", "not-a-real-token"));
-  await page.goto(api.url + "/account.html");
+  await page.goto(suite.api.url + "/account.html");
   await s.expectText(page, "#account-status", "Your session has ended");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("otp-login.token")), null);
   assert.ok(await page.getByRole("button", { name: "Sign out", exact: true }).isHidden());
@@ -150,13 +142,13 @@ test("an expired session on the account page asks to sign in again", T, async ()
 });
 
 test("every request the pages made matches an operation of openapi.yaml", T, async () => {
-  await s.assertRequestsConform(browser, loadContract(OPENAPI, api.url));
+  await s.assertRequestsConform(suite.browser, loadContract(OPENAPI, suite.api.url));
 });
 
 // Last: it stops a server of its own.
 test("with the server down, the page says it is not reachable", T, async () => {
   const doomed = await startApi();
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   try {
     await page.goto(doomed.url + "/login.html");
     await doomed.stop();

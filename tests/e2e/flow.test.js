@@ -1,29 +1,20 @@
 // The whole sign-in in the browser, on pages served by otp-login itself, against MariaDB.
 const assert = require("node:assert/strict");
-const { after, before, test } = require("node:test");
-const { startApi } = require("./lib/api-server");
-const { launchBrowser, screenshot, PHONE } = require("./lib/browser");
+const { test } = require("node:test");
+const { screenshot, PHONE } = require("./lib/browser");
 const { loadContract } = require("./lib/contract");
 const { OPENAPI } = require("./lib/paths");
 const s = require("./lib/steps");
+const { apiAndBrowser } = require("./lib/suite");
 
-let api;
-let browser;
-before(async () => {
-  api = await startApi();
-  browser = await launchBrowser();
-}, { timeout: 60000 });
-after(async () => {
-  await browser?.close();
-  await api?.stop();
-}, { timeout: 60000 });
+const suite = apiAndBrowser();
 
 const T = { timeout: 60000 };
 
 test("register, sign in with the emailed code, see the account, sign out", T, async () => {
   const email = s.newEmail("flow");
-  const page = await browser.newPage();
-  await page.goto(api.url + "/");
+  const page = await suite.browser.newPage();
+  await page.goto(suite.api.url + "/");
   await screenshot(page, "index");
   await page.getByRole("link", { name: "Create an account" }).click();
   await page.waitForURL("**/register.html");
@@ -41,7 +32,7 @@ test("register, sign in with the emailed code, see the account, sign out", T, as
 
   await page.getByRole("heading", { name: "Check your email" }).waitFor();
   await s.expectText(page, "#code-email", email);
-  const code = await api.nextCode(email);
+  const code = await suite.api.nextCode(email);
   const codeInput = page.getByLabel("6-digit code");
   assert.ok(await codeInput.evaluate((el) => el === document.activeElement), "code input has focus");
   await codeInput.pressSequentially(code.slice(0, 3) + " " + code.slice(3));
@@ -59,13 +50,13 @@ test("register, sign in with the emailed code, see the account, sign out", T, as
   await page.waitForURL("**/login.html?signed-out");
   await s.expectText(page, "#login-status", "You have signed out");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("otp-login.token")), null);
-  await page.goto(api.url + "/account.html");
+  await page.goto(suite.api.url + "/account.html");
   await page.waitForURL("**/login.html", { timeout: 5000 });
 });
 
 test("register shows each rule next to its field", T, async () => {
-  const page = await browser.newPage();
-  await s.register(page, api.url, "not-an-email", "short");
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, "not-an-email", "short");
   await s.expectText(page, "#register-username-error", "Enter a valid email address");
   assert.equal(await page.getByLabel("Email", { exact: true }).getAttribute("aria-invalid"), "true");
   assert.ok(await page.getByLabel("Email", { exact: true }).evaluate((el) => el === document.activeElement), "the field in error has focus");
@@ -80,10 +71,10 @@ test("register shows each rule next to its field", T, async () => {
 
 test("registering an existing email says to sign in, with a link", T, async () => {
   const email = s.newEmail("twice");
-  const page = await browser.newPage();
-  await s.register(page, api.url, email);
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, email);
   await page.waitForURL("**/login.html?registered");
-  await s.register(page, api.url, email.toUpperCase());
+  await s.register(page, suite.api.url, email.toUpperCase());
   await s.expectText(page, "#register-status", "already registered — sign in");
   await screenshot(page, "register-already-registered");
   await page.locator("#register-status").getByRole("link", { name: "Go to sign in" }).click();
@@ -93,8 +84,8 @@ test("registering an existing email says to sign in, with a link", T, async () =
 
 test("a wrong password is refused in words", T, async () => {
   const email = s.newEmail("wrongpw");
-  const page = await browser.newPage();
-  await s.register(page, api.url, email);
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, email);
   await page.waitForURL("**/login.html?registered");
   await page.getByLabel("Password", { exact: true }).fill("not-the-password");
   await page.getByRole("button", { name: "Send me a code" }).click();
@@ -105,11 +96,11 @@ test("a wrong password is refused in words", T, async () => {
 
 test("a wrong code is refused; a new code can be sent and works", T, async () => {
   const email = s.newEmail("wrongcode");
-  const page = await browser.newPage();
-  await s.register(page, api.url, email);
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, email);
   await page.waitForURL("**/login.html?registered");
-  await s.requestCode(page, api.url, email);
-  const first = await api.nextCode(email);
+  await s.requestCode(page, suite.api.url, email);
+  const first = await suite.api.nextCode(email);
 
   await s.enterCode(page, "12345");
   await s.expectText(page, "#code-error", "The code is the 6 digits from the email");
@@ -122,23 +113,23 @@ test("a wrong code is refused; a new code can be sent and works", T, async () =>
   await page.getByRole("button", { name: "Send a new code" }).click();
   await s.expectText(page, "#code-status", "A new code is on its way");
   assert.equal(await page.getByRole("button", { name: "Send a new code" }).getAttribute("aria-busy"), null);
-  const second = await api.nextCode(email, 1);
+  const second = await suite.api.nextCode(email, 1);
   await s.enterCode(page, second);
   await s.expectSignedIn(page, email);
 });
 
 test("on a phone-sized screen every page fits and the code input suits a phone", T, async () => {
   const email = s.newEmail("phone");
-  const page = await browser.newPage(PHONE);
+  const page = await suite.browser.newPage(PHONE);
   const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
   for (const name of ["index", "register", "login", "reset"]) {
-    await page.goto(`${api.url}/${name}.html`);
+    await page.goto(`${suite.api.url}/${name}.html`);
     assert.ok(await fits(), `${name}.html has no sideways scrolling`);
     await screenshot(page, `phone-${name}`);
   }
-  await s.register(page, api.url, email);
+  await s.register(page, suite.api.url, email);
   await page.waitForURL("**/login.html?registered");
-  await s.requestCode(page, api.url, email);
+  await s.requestCode(page, suite.api.url, email);
   const input = page.getByLabel("6-digit code");
   assert.deepEqual(
     await input.evaluate((el) => [el.inputMode, el.autocomplete, el.pattern, el.maxLength]),
@@ -146,16 +137,16 @@ test("on a phone-sized screen every page fits and the code input suits a phone",
   );
   assert.ok(await fits(), "the code step fits");
   await screenshot(page, "phone-verify");
-  await s.enterCode(page, await api.nextCode(email));
+  await s.enterCode(page, await suite.api.nextCode(email));
   await s.expectSignedIn(page, email);
   assert.ok(await fits(), "the account page fits");
   await screenshot(page, "phone-account");
 });
 
 test("keyboard focus is visible", T, async () => {
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   for (const [name, first] of [["login", "login-username"], ["reset", "request-username"]]) {
-    await page.goto(`${api.url}/${name}.html`);
+    await page.goto(`${suite.api.url}/${name}.html`);
     await page.keyboard.press("Tab");
     await page.keyboard.press("Tab");
     const outline = await page.evaluate(() => {
@@ -169,8 +160,8 @@ test("keyboard focus is visible", T, async () => {
 });
 
 test("every request the pages made matches an operation of openapi.yaml", T, async () => {
-  const contract = loadContract(OPENAPI, api.url);
-  const requests = await s.assertRequestsConform(browser, contract);
+  const contract = loadContract(OPENAPI, suite.api.url);
+  const requests = await s.assertRequestsConform(suite.browser, contract);
   const used = new Set(requests.map((r) => contract.operationOf(r).id));
   assert.deepEqual([...used].sort(), ["getCurrentUser", "login", "logout", "register", "verify"]);
 });

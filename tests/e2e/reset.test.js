@@ -1,33 +1,24 @@
 // A forgotten password in the browser: "Forgot password?" on the sign-in page, the emailed reset
 // code, a new password, and signing in with it.
 const assert = require("node:assert/strict");
-const { after, before, test } = require("node:test");
-const { startApi } = require("./lib/api-server");
-const { launchBrowser, screenshot } = require("./lib/browser");
+const { test } = require("node:test");
+const { screenshot } = require("./lib/browser");
 const { loadContract } = require("./lib/contract");
 const { OPENAPI } = require("./lib/paths");
 const s = require("./lib/steps");
+const { apiAndBrowser } = require("./lib/suite");
 
-let api;
-let browser;
-before(async () => {
-  api = await startApi();
-  browser = await launchBrowser();
-}, { timeout: 60000 });
-after(async () => {
-  await browser?.close();
-  await api?.stop();
-}, { timeout: 60000 });
+const suite = apiAndBrowser();
 
 const T = { timeout: 60000 };
 const NEW_PASSWORD = "a brand new passphrase";
 
 /** A registered account whose reset page is on its code step; returns the page. */
 async function onCodeStep(email) {
-  const page = await browser.newPage();
-  await s.register(page, api.url, email);
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, email);
   await page.waitForURL("**/login.html?registered");
-  await page.goto(api.url + "/reset.html");
+  await page.goto(suite.api.url + "/reset.html");
   await page.getByLabel("Email", { exact: true }).fill(email);
   await page.getByRole("button", { name: "Send me a reset code" }).click();
   await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
@@ -44,11 +35,11 @@ const otherCode = (code) => String((Number(code) + 1) % 1000000).padStart(6, "0"
 
 test("a forgotten password is reset with the emailed code, then the new one signs in", T, async () => {
   const email = s.newEmail("reset");
-  const page = await browser.newPage();
-  await s.register(page, api.url, email);
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, email);
   await page.waitForURL("**/login.html?registered");
-  const elsewhere = await s.sessionElsewhere(api, email);
-  await page.goto(api.url + "/login.html");
+  const elsewhere = await s.sessionElsewhere(suite.api, email);
+  await page.goto(suite.api.url + "/login.html");
   await page.getByRole("link", { name: "Forgot password?" }).click();
   await page.waitForURL("**/reset.html");
   assert.equal(await page.getByLabel("Email", { exact: true }).inputValue(), email, "email carried over");
@@ -57,49 +48,49 @@ test("a forgotten password is reset with the emailed code, then the new one sign
   await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
   await s.expectText(page, "#reset-email", email);
   await s.expectText(page, "#reset-status", "Check your email for the reset code");
-  const code = await api.nextResetCode(email);
-  assert.equal(api.codes(email).length, 1, "a reset code is not counted as a sign-in code");
+  const code = await suite.api.nextResetCode(email);
+  assert.equal(suite.api.codes(email).length, 1, "a reset code is not counted as a sign-in code");
 
   await setPassword(page, code, NEW_PASSWORD);
   await page.waitForURL("**/login.html?password-changed");
   await s.expectText(page, "#login-status", "Password changed. Sign in with your new password.");
   await screenshot(page, "reset-done");
-  assert.equal(await s.meStatus(api, elsewhere), 401, "a reset ends every session");
+  assert.equal(await s.meStatus(suite.api, elsewhere), 401, "a reset ends every session");
 
   await page.getByLabel("Password", { exact: true }).fill(s.PASSWORD);
   await page.getByRole("button", { name: "Send me a code" }).click();
   await s.expectText(page, "#login-status", "Wrong email or password");
-  await s.requestCode(page, api.url, email, NEW_PASSWORD);
-  await s.enterCode(page, await api.nextCode(email, 1));
+  await s.requestCode(page, suite.api.url, email, NEW_PASSWORD);
+  await s.enterCode(page, await suite.api.nextCode(email, 1));
   await s.expectSignedIn(page, email);
 });
 
 test("a wrong reset code is refused in words and changes nothing", T, async () => {
   const email = s.newEmail("resetwrong");
   const page = await onCodeStep(email);
-  await setPassword(page, otherCode(await api.nextResetCode(email)), NEW_PASSWORD);
+  await setPassword(page, otherCode(await suite.api.nextResetCode(email)), NEW_PASSWORD);
   await s.expectText(page, "#reset-status", "That code is wrong or has expired. Check the newest email, or send a new code.");
   assert.ok(await page.locator("#reset-step").isVisible(), "still on the code step");
   await screenshot(page, "reset-wrong-code");
-  assert.equal(await s.loginStatus(api, email, s.PASSWORD), 200, "the old password still works");
-  assert.equal(await s.loginStatus(api, email, NEW_PASSWORD), 401);
+  assert.equal(await s.loginStatus(suite.api, email, s.PASSWORD), 200, "the old password still works");
+  assert.equal(await s.loginStatus(suite.api, email, NEW_PASSWORD), 401);
 });
 
 test("a sign-in code does not reset the password", T, async () => {
   const email = s.newEmail("resetsignin");
   const page = await onCodeStep(email);
-  assert.equal(await s.loginStatus(api, email, s.PASSWORD), 200);
-  const signInCode = await api.nextCode(email);
-  if (signInCode === (await api.nextResetCode(email))) return; // one chance in a million
+  assert.equal(await s.loginStatus(suite.api, email, s.PASSWORD), 200);
+  const signInCode = await suite.api.nextCode(email);
+  if (signInCode === (await suite.api.nextResetCode(email))) return; // one chance in a million
   await setPassword(page, signInCode, NEW_PASSWORD);
   await s.expectText(page, "#reset-status", "That code is wrong or has expired");
-  assert.equal(await s.loginStatus(api, email, NEW_PASSWORD), 401, "the password is unchanged");
+  assert.equal(await s.loginStatus(suite.api, email, NEW_PASSWORD), 401, "the password is unchanged");
 });
 
 test("a new password that breaks the rules is shown next to its field, and the code still works", T, async () => {
   const email = s.newEmail("resetpolicy");
   const page = await onCodeStep(email);
-  const code = await api.nextResetCode(email);
+  const code = await suite.api.nextResetCode(email);
   await setPassword(page, code, "short");
   await s.expectText(page, "#reset-password-error", "Password must be at least 8 characters");
   assert.equal(await page.getByLabel("New password", { exact: true }).getAttribute("aria-invalid"), "true");
@@ -112,17 +103,17 @@ test("a new password that breaks the rules is shown next to its field, and the c
 
   await setPassword(page, code, NEW_PASSWORD);
   await page.waitForURL("**/login.html?password-changed");
-  assert.equal(await s.loginStatus(api, email, NEW_PASSWORD), 200);
+  assert.equal(await s.loginStatus(suite.api, email, NEW_PASSWORD), 200);
 });
 
 test("\"Send a new code\" asks again, and only the newest code works", T, async () => {
   const email = s.newEmail("resetresend");
   const page = await onCodeStep(email);
-  const first = await api.nextResetCode(email);
+  const first = await suite.api.nextResetCode(email);
   await page.getByRole("button", { name: "Send a new code" }).click();
   await s.expectText(page, "#reset-status", "A new code is on its way. Only the newest code works.");
-  const second = await api.nextResetCode(email, 1);
-  assert.equal(api.resetCodes(email).length, 2);
+  const second = await suite.api.nextResetCode(email, 1);
+  assert.equal(suite.api.resetCodes(email).length, 2);
   assert.ok(await page.getByLabel("6-digit code").evaluate((el) => el === document.activeElement), "code input has focus");
 
   if (first !== second) {
@@ -136,8 +127,8 @@ test("\"Send a new code\" asks again, and only the newest code works", T, async 
 });
 
 test("the reset page answers an unknown email as any other, and checks the address", T, async () => {
-  const page = await browser.newPage();
-  await page.goto(api.url + "/reset.html");
+  const page = await suite.browser.newPage();
+  await page.goto(suite.api.url + "/reset.html");
   await page.getByLabel("Email", { exact: true }).fill(s.newEmail("nobody"));
   await page.getByRole("button", { name: "Send me a reset code" }).click();
   await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
@@ -150,8 +141,8 @@ test("the reset page answers an unknown email as any other, and checks the addre
 });
 
 test("every request these pages made matches an operation of openapi.yaml", T, async () => {
-  const contract = loadContract(OPENAPI, api.url);
-  const requests = await s.assertRequestsConform(browser, contract);
+  const contract = loadContract(OPENAPI, suite.api.url);
+  const requests = await s.assertRequestsConform(suite.browser, contract);
   const used = new Set(requests.map((r) => contract.operationOf(r).id));
   for (const id of ["requestPasswordReset", "resetPassword"]) assert.ok(used.has(id), id);
 });
