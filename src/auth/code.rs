@@ -9,11 +9,77 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
+use super::limits::Bucket;
+use super::AuthError;
+use crate::store::codes::Purpose;
+
 /// What a code unlocks. A code of one purpose never passes for the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodePurpose {
     SignIn,
     PasswordReset,
+}
+
+// Everything that differs between the purposes is answered here, so a flow never asks which
+// purpose it holds.
+impl CodePurpose {
+    /// The `purpose` column's value for codes of this purpose.
+    pub fn column(self) -> Purpose {
+        match self {
+            Self::SignIn => Purpose::SignIn,
+            Self::PasswordReset => Purpose::PasswordReset,
+        }
+    }
+
+    /// The one refusal for every failure of a code of this purpose: the answer never says
+    /// whether the code was wrong, used, expired or out of tries.
+    pub fn refusal(self) -> AuthError {
+        match self {
+            Self::SignIn => AuthError::InvalidCode,
+            Self::PasswordReset => AuthError::InvalidResetCode,
+        }
+    }
+
+    /// Whether a wrong code counts toward locking sign-in by code. A wrong reset code does
+    /// not: resetting the password is the way out of that lock.
+    pub fn counts_wrong_codes(self) -> bool {
+        match self {
+            Self::SignIn => true,
+            Self::PasswordReset => false,
+        }
+    }
+
+    /// The limit on sending codes, as a `limited` log event names it.
+    pub fn send_limit(self) -> &'static str {
+        match self {
+            Self::SignIn => "code_send",
+            Self::PasswordReset => "reset_code_send",
+        }
+    }
+
+    /// The limit on checking codes, as a `limited` log event names it.
+    pub fn check_limit(self) -> &'static str {
+        match self {
+            Self::SignIn => "code_check",
+            Self::PasswordReset => "reset_code_check",
+        }
+    }
+
+    /// The rate-limit rows that count the codes sent.
+    pub(super) fn sent_bucket(self) -> Bucket {
+        match self {
+            Self::SignIn => Bucket::CodeSent,
+            Self::PasswordReset => Bucket::ResetCodeSent,
+        }
+    }
+
+    /// The rate-limit rows that count the codes checked.
+    pub(super) fn checked_bucket(self) -> Bucket {
+        match self {
+            Self::SignIn => Bucket::CodeCheck,
+            Self::PasswordReset => Bucket::ResetCodeCheck,
+        }
+    }
 }
 
 /// A six-digit code. `Debug` hides the digits so a code never lands in a log by accident.

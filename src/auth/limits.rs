@@ -94,7 +94,7 @@ impl Limited {
 
 /// What each limit counts, as its rows are named.
 #[derive(Debug, Clone, Copy)]
-enum Bucket {
+pub(super) enum Bucket {
     Address,
     CodeSent,
     CodeCheck,
@@ -112,20 +112,6 @@ impl Bucket {
             Bucket::ResetCodeSent => "reset_code_sent",
             Bucket::ResetCodeCheck => "reset_code_check",
             Bucket::PasswordFailure => "password_failure",
-        }
-    }
-
-    fn sent(purpose: CodePurpose) -> Self {
-        match purpose {
-            CodePurpose::SignIn => Bucket::CodeSent,
-            CodePurpose::PasswordReset => Bucket::ResetCodeSent,
-        }
-    }
-
-    fn checked(purpose: CodePurpose) -> Self {
-        match purpose {
-            CodePurpose::SignIn => Bucket::CodeCheck,
-            CodePurpose::PasswordReset => Bucket::ResetCodeCheck,
         }
     }
 
@@ -192,13 +178,13 @@ impl RateLimiter {
     /// without a code to guess at cannot use up the owner's checks.
     pub async fn take_code_check(&self, purpose: CodePurpose, username: &str) -> Checked {
         let rules = &self.limits.code_verifies;
-        self.take(Bucket::checked(purpose), username, rules).await
+        self.take(purpose.checked_bucket(), username, rules).await
     }
 
     /// Takes one code send for the username in every window, or none.
     pub async fn take_code_send(&self, purpose: CodePurpose, username: &str) -> Checked {
         let rules = &self.limits.code_sends;
-        self.take(Bucket::sent(purpose), username, rules).await
+        self.take(purpose.sent_bucket(), username, rules).await
     }
 
     /// Returns a send taken for a code that never left (the mailer failed).
@@ -208,7 +194,7 @@ impl RateLimiter {
         username: &str,
     ) -> Result<(), StoreError> {
         let rules = &self.limits.code_sends;
-        self.give_back(Bucket::sent(purpose), username, rules).await
+        self.give_back(purpose.sent_bucket(), username, rules).await
     }
 
     /// Reserves a password try before the hash is checked: within the username's cap of

@@ -1,0 +1,214 @@
+//! The account rules: the service every operation calls, its one error type, and the steps the
+//! flows share. Each flow has a file of its own: `sign_in` (register, log in, verify the code),
+//! `sessions` (the session behind a token, sign-out) and `password` (reset by mailed code,
+//! change while signed in). Works on parsed domain values; knows nothing of HTTP or SQL.
+mod password;
+mod sessions;
+mod sign_in;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::limits::{Checked, Limited, RateLimiter};
+use super::password::{HashError, Verdict};
+use super::{CodeHasher, CodePolicy, LoginPassword, PasswordHasher, TokenKeys};
+use crate::mail::{MailError, Mailer};
+use crate::store::users::{self, UserRecord};
+use crate::store::{self, Db, StoreError};
+
+pub use password::RESET_REQUEST_FLOOR;
+pub use sessions::{Session, SignOutScope};
+
+/// Every way a sign-in step can fail. The message is what the user reads; causes stay in the
+/// source chain for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Username already exists")]
+    UsernameTaken,
+    #[error("Invalid username or password")]
+    InvalidCredentials,
+    #[error("Invalid or expired OTP")]
+    InvalidCode,
+    #[error("Invalid or expired code")]
+    InvalidResetCode,
+    #[error("Invalid or expired session")]
+    InvalidSession,
+    /// The signed-in user's current password was wrong.
+    #[error("Current password is incorrect")]
+    WrongCurrentPassword,
+    #[error("Too many attempts; try again in {} seconds", .0.retry_after_secs())]
+    RateLimited(Limited),
+    /// The mail service refused the message or could not be reached.
+    #[error("Could not send the code; try again later")]
+    MailFailed(#[source] MailError),
+    /// The mail service asked us to slow down: a passing condition, like an outage.
+    #[error("Could not send the code; try again later")]
+    MailThrottled(#[source] MailError),
+    #[error("Service temporarily unavailable")]
+    Unavailable(#[source] StoreError),
+    /// Too many requests are already waiting for a password check.
+    #[error("Service busy; try again shortly")]
+    Busy,
+    #[error("Internal error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => Self::Unavailable(err),
+            StoreError::Other(_) => Self::Unexpected(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<HashError> for AuthError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => Self::Busy,
+            HashError::Failed(err) => Self::Unexpected(err),
+        }
+    }
+}
+
+impl From<MailError> for AuthError {
+    fn from(err: MailError) -> Self {
+        match err {
+            MailError::Throttled { .. } => Self::MailThrottled(err),
+            _ => Self::MailFailed(err),
+        }
+    }
+}
+
+/// Everything the account rules need, built once per process and shared by every request.
+#[derive(Clone)]
+pub struct AuthService {
+    db: Db,
+    passwords: PasswordHasher,
+    codes: CodeHasher,
+    code_policy: CodePolicy,
+    tokens: TokenKeys,
+    mailer: Arc<dyn Mailer>,
+    limiter: RateLimiter,
+}
+
+impl AuthService {
+    pub fn new(
+        db: Db,
+        passwords: PasswordHasher,
+        codes: CodeHasher,
+        code_policy: CodePolicy,
+        tokens: TokenKeys,
+        mailer: Arc<dyn Mailer>,
+        limiter: RateLimiter,
+    ) -> Self {
+        Self {
+            db,
+            passwords,
+            codes,
+            code_policy,
+            tokens,
+            mailer,
+            limiter,
+        }
+    }
+
+    /// Closes the database pool once the requests in flight are done.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        store::close(&self.db).await
+    }
+
+    pub async fn database_ready(&self) -> Result<(), StoreError> {
+        store::ping(&self.db).await
+    }
+
+    /// The one password check, for every flow that takes a password. The try is reserved
+    /// against the back-off of (`username`, `client`) before `user` is looked up and the hash
+    /// checked, so that parallel guesses cannot all slip past it; a right password gives it
+    /// back. `username` is the name asked for, known or not, so a limit reveals nothing.
+    async fn check_password(
+        &self,
+        client: &str,
+        username: &str,
+        user: impl Future<Output = Result<Option<UserRecord>, AuthError>>,
+        password: &LoginPassword,
+        asked: PasswordFor,
+    ) -> Result<UserRecord, AuthError> {
+        let reserved = self
+            .limiter
+            .reserve_password_try(username, client)
+            .await?
+            .map_err(|limited| limited_event(client, "password", limited))?;
+        let user = user.await?;
+        let stored = user.as_ref().map(|u| u.stored_password.as_str());
+        let verdict = self.passwords.verify(password, stored).await?;
+        let user = match (user, verdict) {
+            (Some(user), Verdict::Match) => user,
+            (Some(user), Verdict::MatchNeedsRehash) => {
+                if asked == PasswordFor::SignIn {
+                    let hash = self.passwords.rehash(password).await?;
+                    users::update_password(&self.db, user.id, &hash).await?;
+                    tracing::info!(user_id = user.id, "legacy plain-text password re-hashed");
+                }
+                user
+            }
+            (user, _) => return Err(asked.wrong(client, user.as_ref())),
+        };
+        self.limiter.password_succeeded(reserved).await?;
+        Ok(user)
+    }
+}
+
+/// Which password a flow asks for, which decides how a wrong one is answered and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PasswordFor {
+    /// The password to sign in with: a legacy plain-text match is hashed now, since it stays.
+    SignIn,
+    /// The signed-in user's current password, about to be replaced: a plain-text match needs
+    /// no hash of its own.
+    Change,
+}
+
+impl PasswordFor {
+    /// Logs a wrong password as a security event and answers the flow's refusal.
+    fn wrong(self, client: &str, user: Option<&UserRecord>) -> AuthError {
+        match self {
+            // Whether the account exists stays out of the log line, as out of the answer.
+            Self::SignIn => {
+                tracing::info!(event = "wrong_password", client, "wrong password");
+                AuthError::InvalidCredentials
+            }
+            Self::Change => {
+                let user_id = user.map(|user| user.id);
+                tracing::info!(
+                    event = "wrong_password",
+                    client,
+                    user_id,
+                    "wrong current password"
+                );
+                AuthError::WrongCurrentPassword
+            }
+        }
+    }
+}
+
+/// A per-address verdict as the service's error.
+fn allowed(checked: Checked) -> Result<(), AuthError> {
+    checked?.map_err(AuthError::RateLimited)
+}
+
+/// A per-username verdict as the service's error, logged as a security event.
+fn allowed_for(client: &str, limit: &'static str, checked: Checked) -> Result<(), AuthError> {
+    checked?.map_err(|limited| limited_event(client, limit, limited))
+}
+
+fn limited_event(client: &str, limit: &'static str, limited: Limited) -> AuthError {
+    tracing::info!(
+        event = "limited",
+        client,
+        limit,
+        retry_after = limited.retry_after_secs(),
+        "rate limited"
+    );
+    AuthError::RateLimited(limited)
+}
