@@ -2,7 +2,7 @@
 //! freed block in the arena of whichever blocking thread used it (hundreds of MiB after a burst,
 //! never given back). Blocks of 1 MiB and more are instead mapped for their use and unmapped at
 //! once, so resident memory follows the hashes running now and the few blocks
-//! `auth::working_memory` keeps warm for a moment, not the hashes run before.
+//! `auth::password::working_memory` keeps warm for a moment, not the hashes run before.
 
 /// Call first thing in `main`, before any large allocation.
 pub fn return_large_blocks_to_the_system() {

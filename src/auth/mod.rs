@@ -6,7 +6,6 @@ pub mod limits;
 pub mod password;
 pub mod service;
 pub mod token;
-pub mod working_memory;
 
 pub use code::{CodeHasher, CodePolicy, CodePurpose, OneTimeCode};
 pub use email::Email;

@@ -1,90 +1,18 @@
-//! Passwords: the policy for new ones, argon2id hashing off the async executor, and
-//! verification that costs the same whether or not the account exists.
-use std::collections::HashSet;
+//! Hashing and checking passwords: argon2id with OWASP's parameters, off the async executor,
+//! bounded in threads and memory, and a check that costs the same whether or not the account
+//! exists.
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use anyhow::Context;
-use argon2::password_hash::{
-    rand_core::OsRng, Output, ParamsString, PasswordHash, Salt, SaltString,
-};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::Block;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, Semaphore};
 
+use super::argon2id::{argon2, hash_phc, verify_phc};
 use super::working_memory::WorkingMemory;
-
-/// Fewest characters a new password may have.
-pub const MIN_NEW: usize = 8;
-/// Most characters a new password may have.
-pub const MAX_NEW: usize = 128;
-/// Longest password a sign-in accepts: legacy rows may hold up to 255 characters.
-pub const MAX_LOGIN: usize = 1024;
-
-/// A password chosen at registration, checked against the policy.
-#[derive(Debug)]
-pub struct NewPassword(SecretString);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PasswordError {
-    #[error("Password is required")]
-    Empty,
-    #[error("Password must be at least {} characters", MIN_NEW)]
-    TooShort,
-    #[error("Password must be at most {} characters", MAX_NEW)]
-    TooLong,
-    /// Sign-in has its own, wider bound (`MAX_LOGIN`): old accounts may have long passwords.
-    #[error("Password must be at most {} characters", MAX_LOGIN)]
-    TooLongToSignIn,
-    #[error("Password must not contain control characters")]
-    ControlCharacter,
-    #[error("Password is too common; choose one that is harder to guess")]
-    TooCommon,
-}
-
-/// The most common passwords the length policy would otherwise accept, lower-cased.
-static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("common-passwords.txt")
-        .lines()
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .collect()
-});
-
-impl NewPassword {
-    /// Lengths count characters, not bytes, so a Unicode password is judged as a person sees it.
-    /// Breached-list lookups ignore case: `Password123` is as guessable as `password123`.
-    pub fn parse(raw: String) -> Result<Self, PasswordError> {
-        match raw.chars().count() {
-            0 => return Err(PasswordError::Empty),
-            n if n < MIN_NEW => return Err(PasswordError::TooShort),
-            n if n > MAX_NEW => return Err(PasswordError::TooLong),
-            _ => {}
-        }
-        if raw.chars().any(char::is_control) {
-            return Err(PasswordError::ControlCharacter);
-        }
-        if COMMON.contains(raw.to_lowercase().as_str()) {
-            return Err(PasswordError::TooCommon);
-        }
-        Ok(Self(raw.into()))
-    }
-}
-
-/// A password offered at sign-in. No policy beyond presence and a sane bound: accounts from the
-/// old service may have passwords shorter than today's minimum.
-#[derive(Debug)]
-pub struct LoginPassword(SecretString);
-
-impl LoginPassword {
-    pub fn parse(raw: String) -> Result<Self, PasswordError> {
-        match raw.chars().count() {
-            0 => Err(PasswordError::Empty),
-            n if n > MAX_LOGIN => Err(PasswordError::TooLongToSignIn),
-            _ => Ok(Self(raw.into())),
-        }
-    }
-}
+use super::{LoginPassword, NewPassword};
 
 /// What a stored password said about an offered one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,81 +65,6 @@ impl Drop for Waiting {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// The raw hash of `password` with `argon2`, of `len` bytes, worked in `memory` when it is
-/// large enough (the service's own parameters) and in memory of its own otherwise.
-fn hash_raw(
-    argon2: &Argon2<'_>,
-    password: &[u8],
-    salt: &Salt<'_>,
-    len: usize,
-    memory: &mut [Block],
-) -> anyhow::Result<Output> {
-    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
-    let salt = salt
-        .decode_b64(&mut salt_bytes)
-        .map_err(|e| anyhow::anyhow!("password salt is malformed: {e}"))?;
-    let needed = argon2.params().block_count();
-    let mut own = Vec::new();
-    let memory = if memory.len() >= needed {
-        memory
-    } else {
-        own.resize(needed, Block::default());
-        &mut own[..]
-    };
-    Output::init_with(len, |out| {
-        Ok(argon2.hash_password_into_with_memory(password, salt, out, &mut *memory)?)
-    })
-    .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
-}
-
-/// A new PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) for `password`.
-fn hash_phc(password: &[u8], memory: &mut [Block]) -> anyhow::Result<String> {
-    let argon2 = argon2();
-    let salt = SaltString::generate(&mut OsRng);
-    let output = hash_raw(
-        &argon2,
-        password,
-        &salt.as_salt(),
-        Params::DEFAULT_OUTPUT_LEN,
-        memory,
-    )?;
-    let params = ParamsString::try_from(argon2.params())
-        .map_err(|e| anyhow::anyhow!("argon2 parameters do not encode: {e}"))?;
-    Ok(PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
-        version: Some(Version::V0x13.into()),
-        params,
-        salt: Some(salt.as_salt()),
-        hash: Some(output),
-    }
-    .to_string())
-}
-
-/// Whether `password` hashes to the stored PHC string `hash`, under the algorithm, version and
-/// parameters the string names. The comparison takes the same time wherever they differ.
-fn verify_phc(password: &[u8], hash: &str, memory: &mut [Block]) -> anyhow::Result<bool> {
-    let malformed =
-        |e: argon2::password_hash::Error| anyhow::anyhow!("stored password hash is malformed: {e}");
-    let parsed = PasswordHash::new(hash).map_err(malformed)?;
-    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(malformed)?;
-    let version = match parsed.version {
-        Some(v) => Version::try_from(v).map_err(|e| malformed(e.into()))?,
-        None => Version::default(),
-    };
-    let params = Params::try_from(&parsed).map_err(malformed)?;
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        anyhow::bail!("stored password hash has no salt or no hash");
-    };
-    let argon2 = Argon2::new(algorithm, version, params);
-    let computed = hash_raw(&argon2, password, &salt, expected.len(), memory)?;
-    Ok(computed == expected)
 }
 
 impl PasswordHasher {
@@ -325,49 +178,13 @@ impl PasswordHasher {
 mod tests {
     use std::time::Duration;
 
+    use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+    use argon2::{Algorithm, Argon2, Params, Version};
+
     use super::*;
 
     fn login(p: &str) -> LoginPassword {
         LoginPassword::parse(p.to_owned()).unwrap()
-    }
-
-    #[test]
-    fn policy_counts_characters_not_bytes() {
-        assert_eq!(
-            NewPassword::parse("".into()).unwrap_err(),
-            PasswordError::Empty
-        );
-        assert_eq!(
-            NewPassword::parse("1234567".into()).unwrap_err(),
-            PasswordError::TooShort
-        );
-        assert!(NewPassword::parse("k7#mQ2!x".into()).is_ok());
-        // Eight characters, 24 bytes.
-        assert!(NewPassword::parse("日本語のパスワ".to_owned() + "ド").is_ok());
-        assert!(NewPassword::parse("é".repeat(128)).is_ok());
-        assert_eq!(
-            NewPassword::parse("é".repeat(129)).unwrap_err(),
-            PasswordError::TooLong
-        );
-    }
-
-    #[test]
-    fn common_passwords_and_control_characters_are_refused() {
-        assert!(COMMON.len() >= 10_000, "{}", COMMON.len());
-        for common in ["password", "12345678", "Baseball", "TRUSTNO1", "iloveyou"] {
-            assert_eq!(
-                NewPassword::parse(common.into()).unwrap_err(),
-                PasswordError::TooCommon,
-                "{common}"
-            );
-        }
-        for control in ["pass\u{0}word!", "line\nbreak1", "tab\tbed12"] {
-            assert_eq!(
-                NewPassword::parse(control.into()).unwrap_err(),
-                PasswordError::ControlCharacter
-            );
-        }
-        assert!(NewPassword::parse("correct horse battery".into()).is_ok());
     }
 
     #[tokio::test]
