@@ -5,12 +5,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::client::ClientAddress;
-use super::errors::{answers_failures, failure, parse_failure, rejected};
+use super::errors::{answer, answers_failures, parse_failure};
 use super::objects::RateLimitedMessage;
 use super::objects::{ApiMessage, PasswordChange, PasswordReset, PasswordResetRequest};
 use super::session::{bearer_failure, BearerToken};
 use super::ApiTags;
-use crate::auth::{AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
+use crate::auth::{AuthService, ChangeWithCurrent, Email, ResetWithCode};
 
 pub struct AccountApi;
 
@@ -36,17 +36,13 @@ impl AccountApi {
         client: ClientAddress,
         body: Json<PasswordResetRequest>,
     ) -> RequestResetResponse {
-        let Json(PasswordResetRequest { username }) = body;
-        let username = match Email::parse(&username.0) {
-            Ok(u) => u,
-            Err(e) => return RequestResetResponse::BadRequest(rejected(&e)),
-        };
-        match auth.request_password_reset(&client.0, &username).await {
-            Ok(()) => RequestResetResponse::Ok(Json(ApiMessage::success(
-                "If the account exists, a reset code was sent",
-            ))),
-            Err(err) => failure(err),
-        }
+        answer(async {
+            let username = Email::try_from(body.0)?;
+            auth.request_password_reset(&client.0, &username).await?;
+            let asked = ApiMessage::success("If the account exists, a reset code was sent");
+            Ok(RequestResetResponse::Ok(Json(asked)))
+        })
+        .await
     }
 
     /// Set a new password with the emailed reset code
@@ -66,30 +62,14 @@ impl AccountApi {
         client: ClientAddress,
         body: Json<PasswordReset>,
     ) -> ResetResponse {
-        let Json(PasswordReset {
-            username,
-            code,
-            new_password,
-        }) = body;
-        let username = match Email::parse(&username.0) {
-            Ok(u) => u,
-            Err(e) => return ResetResponse::BadRequest(rejected(&e)),
-        };
-        let code = match OneTimeCode::parse(&code.0) {
-            Ok(c) => c,
-            Err(e) => return ResetResponse::BadRequest(rejected(&e)),
-        };
-        let new_password = match NewPassword::parse(new_password.0) {
-            Ok(p) => p,
-            Err(e) => return ResetResponse::BadRequest(rejected(&e)),
-        };
-        match auth
-            .reset_password(&client.0, &username, &code, &new_password)
-            .await
-        {
-            Ok(()) => ResetResponse::Ok(Json(ApiMessage::success("Password changed"))),
-            Err(err) => failure(err),
-        }
+        answer(async {
+            let reset = ResetWithCode::try_from(body.0)?;
+            auth.reset_password(&client.0, &reset).await?;
+            Ok(ResetResponse::Ok(Json(ApiMessage::success(
+                "Password changed",
+            ))))
+        })
+        .await
     }
 
     /// Change the password while signed in
@@ -108,29 +88,15 @@ impl AccountApi {
         token: BearerToken,
         body: Json<PasswordChange>,
     ) -> ChangeResponse {
-        let session = match auth.session(&token.0.token).await {
-            Ok(session) => session,
-            Err(err) => return failure(err),
-        };
-        let Json(PasswordChange {
-            current_password,
-            new_password,
-        }) = body;
-        let current = match LoginPassword::parse(current_password.0) {
-            Ok(p) => p,
-            Err(e) => return ChangeResponse::BadRequest(rejected(&e)),
-        };
-        let new_password = match NewPassword::parse(new_password.0) {
-            Ok(p) => p,
-            Err(e) => return ChangeResponse::BadRequest(rejected(&e)),
-        };
-        match auth
-            .change_password(&client.0, &session, &current, &new_password)
-            .await
-        {
-            Ok(()) => ChangeResponse::Ok(Json(ApiMessage::success("Password changed"))),
-            Err(err) => failure(err),
-        }
+        answer(async {
+            let session = auth.session(&token.0.token).await?;
+            let change = ChangeWithCurrent::try_from(body.0)?;
+            auth.change_password(&client.0, &session, &change).await?;
+            Ok(ChangeResponse::Ok(Json(ApiMessage::success(
+                "Password changed",
+            ))))
+        })
+        .await
     }
 }
 
@@ -166,6 +132,7 @@ answers_failures!(RequestResetResponse {
     refused: InternalError,
     internal: InternalError,
     unavailable: Unavailable,
+    bad_request: BadRequest,
     too_many: TooManyRequests,
 });
 
@@ -211,6 +178,7 @@ answers_failures!(ResetResponse {
     refused: Unauthorized,
     internal: InternalError,
     unavailable: Unavailable,
+    bad_request: BadRequest,
     too_many: TooManyRequests,
 });
 
@@ -254,6 +222,7 @@ answers_failures!(ChangeResponse {
     refused: Unauthorized,
     internal: InternalError,
     unavailable: Unavailable,
+    bad_request: BadRequest,
     too_many: TooManyRequests,
 });
 

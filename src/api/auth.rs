@@ -4,12 +4,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::client::ClientAddress;
-use super::errors::{answers_failures, failure, parse_failure, rejected};
+use super::errors::{answer, answers_failures, parse_failure};
 use super::objects::{
     ApiMessage, CodeSubmission, Credentials, RateLimitedMessage, Registration, SessionGranted,
 };
 use super::ApiTags;
-use crate::auth::{AuthService, Email, LoginPassword, NewPassword, OneTimeCode};
+use crate::auth::{AuthService, CodeAttempt, LoginAttempt, NewAccount};
 
 pub struct AuthApi;
 
@@ -29,21 +29,13 @@ impl AuthApi {
         client: ClientAddress,
         body: Json<Registration>,
     ) -> RegisterResponse {
-        let Json(Registration { username, password }) = body;
-        let username = match Email::parse(&username.0) {
-            Ok(u) => u,
-            Err(e) => return RegisterResponse::BadRequest(rejected(&e)),
-        };
-        let password = match NewPassword::parse(password.0) {
-            Ok(p) => p,
-            Err(e) => return RegisterResponse::BadRequest(rejected(&e)),
-        };
-        match auth.register(&client.0, &username, &password).await {
-            Ok(()) => {
-                RegisterResponse::Created(Json(ApiMessage::success("User created successfully")))
-            }
-            Err(err) => failure(err),
-        }
+        answer(async {
+            let account = NewAccount::try_from(body.0)?;
+            auth.register(&client.0, &account).await?;
+            let created = ApiMessage::success("User created successfully");
+            Ok(RegisterResponse::Created(Json(created)))
+        })
+        .await
     }
 
     /// Check the password and email a sign-in code
@@ -57,19 +49,13 @@ impl AuthApi {
         client: ClientAddress,
         body: Json<Credentials>,
     ) -> LoginResponse {
-        let Json(Credentials { username, password }) = body;
-        let username = match Email::parse(&username.0) {
-            Ok(u) => u,
-            Err(e) => return LoginResponse::BadRequest(rejected(&e)),
-        };
-        let password = match LoginPassword::parse(password.0) {
-            Ok(p) => p,
-            Err(e) => return LoginResponse::BadRequest(rejected(&e)),
-        };
-        match auth.login(&client.0, &username, &password).await {
-            Ok(()) => LoginResponse::CodeSent(Json(ApiMessage::success("OTP sent to email"))),
-            Err(err) => failure(err),
-        }
+        answer(async {
+            let attempt = LoginAttempt::try_from(body.0)?;
+            auth.login(&client.0, &attempt).await?;
+            let sent = ApiMessage::success("OTP sent to email");
+            Ok(LoginResponse::CodeSent(Json(sent)))
+        })
+        .await
     }
 
     /// Check the emailed code and start a session
@@ -83,25 +69,18 @@ impl AuthApi {
         client: ClientAddress,
         body: Json<CodeSubmission>,
     ) -> VerifyResponse {
-        let Json(CodeSubmission { username, code }) = body;
-        let username = match Email::parse(&username.0) {
-            Ok(u) => u,
-            Err(e) => return VerifyResponse::BadRequest(rejected(&e)),
-        };
-        let code = match OneTimeCode::parse(&code.0) {
-            Ok(c) => c,
-            Err(e) => return VerifyResponse::BadRequest(rejected(&e)),
-        };
-        match auth.verify(&client.0, &username, &code).await {
-            Ok(session) => VerifyResponse::SignedIn(Json(SessionGranted {
+        answer(async {
+            let attempt = CodeAttempt::try_from(body.0)?;
+            let session = auth.verify(&client.0, &attempt).await?;
+            Ok(VerifyResponse::SignedIn(Json(SessionGranted {
                 success: true,
                 message: "Login successful".to_owned(),
                 token: session.token,
                 token_type: "Bearer".to_owned(),
                 expires_in: session.expires_in.as_secs(),
-            })),
-            Err(err) => failure(err),
-        }
+            })))
+        })
+        .await
     }
 }
 
@@ -141,6 +120,7 @@ answers_failures!(RegisterResponse {
     refused: Conflict,
     internal: InternalError,
     unavailable: Unavailable,
+    bad_request: BadRequest,
     too_many: TooManyRequests,
 });
 
@@ -189,6 +169,7 @@ answers_failures!(LoginResponse {
     refused: Unauthorized,
     internal: InternalError,
     unavailable: Unavailable,
+    bad_request: BadRequest,
     too_many: TooManyRequests,
     bad_gateway: BadGateway,
 });
@@ -232,6 +213,7 @@ answers_failures!(VerifyResponse {
     refused: Unauthorized,
     internal: InternalError,
     unavailable: Unavailable,
+    bad_request: BadRequest,
     too_many: TooManyRequests,
 });
 

@@ -1,6 +1,8 @@
 //! Turning anything that is not a successful operation into `{"success":false,"message":…}`:
 //! request-parsing failures, unknown routes, domain errors and panics. Each domain error has
 //! its status here and nowhere else.
+use std::future::Future;
+
 use poem::error::NotFoundError;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -25,14 +27,49 @@ pub(crate) fn parse_failure(err: &poem::Error, expected: &str) -> Json<ApiMessag
     Json(ApiMessage::failure(message))
 }
 
-/// The statuses an operation answers a domain failure with: its response enum names the
-/// variant for each (`answers_failures!`). Without a 429 or a 502 of its own, such a failure
-/// is that operation's 500.
+/// Why an operation did not do what was asked: its request did not parse into the command
+/// (the 400 body, naming the broken rule), or the domain refused or failed.
+pub(crate) enum Failure {
+    BadRequest(Json<ApiMessage>),
+    Auth(AuthError),
+}
+
+impl From<Json<ApiMessage>> for Failure {
+    fn from(body: Json<ApiMessage>) -> Self {
+        Self::BadRequest(body)
+    }
+}
+
+impl From<AuthError> for Failure {
+    fn from(err: AuthError) -> Self {
+        Self::Auth(err)
+    }
+}
+
+/// Runs an operation written as parse → call → answer, each step ending in `?`, and answers a
+/// failure with the operation's own status for it.
+pub(crate) async fn answer<R: FailureResponse>(
+    operation: impl Future<Output = Result<R, Failure>>,
+) -> R {
+    match operation.await {
+        Ok(answer) => answer,
+        Err(Failure::BadRequest(body)) => R::bad_request(body),
+        Err(Failure::Auth(err)) => failure(err),
+    }
+}
+
+/// The statuses an operation answers a failure with: its response enum names the variant for
+/// each (`answers_failures!`). Without a 400, a 429 or a 502 of its own, such a failure is
+/// that operation's 500.
 pub(crate) trait FailureResponse: Sized {
     /// The operation's own refusal (401, 409…), carrying the domain's message.
     fn refused(body: Json<ApiMessage>) -> Self;
     fn internal(body: Json<ApiMessage>) -> Self;
     fn unavailable(body: Json<ApiMessage>) -> Self;
+    fn bad_request(_body: Json<ApiMessage>) -> Self {
+        tracing::error!("an operation that has no 400 refused its request as malformed");
+        Self::internal(Json(ApiMessage::failure("Internal error")))
+    }
     fn too_many(_body: Json<RateLimitedMessage>, _retry_after: u64) -> Self {
         tracing::error!("a rate limit refused an operation that has no 429");
         Self::internal(Json(ApiMessage::failure("Internal error")))
@@ -43,7 +80,7 @@ pub(crate) trait FailureResponse: Sized {
 }
 
 /// The one mapping from domain errors to answers.
-pub(crate) fn failure<R: FailureResponse>(err: AuthError) -> R {
+fn failure<R: FailureResponse>(err: AuthError) -> R {
     match err {
         AuthError::UsernameTaken
         | AuthError::InvalidCredentials
@@ -73,6 +110,7 @@ macro_rules! answers_failures {
         refused: $refused:ident,
         internal: $internal:ident,
         unavailable: $unavailable:ident
+        $(, bad_request: $bad_request:ident)?
         $(, too_many: $too_many:ident)?
         $(, bad_gateway: $bad_gateway:ident)? $(,)?
     }) => {
@@ -86,6 +124,9 @@ macro_rules! answers_failures {
             fn unavailable(body: Json<ApiMessage>) -> Self {
                 Self::$unavailable(body)
             }
+            $(fn bad_request(body: Json<ApiMessage>) -> Self {
+                Self::$bad_request(body)
+            })?
             $(fn too_many(body: Json<RateLimitedMessage>, retry_after: u64) -> Self {
                 Self::$too_many(body, retry_after)
             })?

@@ -9,6 +9,7 @@ mod health;
 pub mod middleware;
 mod objects;
 mod optional_body;
+mod parse;
 mod session;
 pub mod slow_clients;
 pub mod spec;

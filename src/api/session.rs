@@ -1,14 +1,13 @@
 //! `GET /me`: who the bearer token belongs to; `POST /logout`: end the session, or all of them.
 use poem::web::Data;
 use poem_openapi::auth::Bearer;
-use poem_openapi::error::{AuthorizationError, ParseRequestPayloadError};
+use poem_openapi::error::AuthorizationError;
 use poem_openapi::payload::Json;
-use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
 use super::client::ClientAddress;
-use super::errors::{answers_failures, failure, parse_failure, rejected};
-use super::objects::{ApiMessage, CurrentUser, SignOut, SignOutScope};
+use super::errors::{answer, answers_failures, parse_failure, rejected};
+use super::objects::{ApiMessage, CurrentUser, SignOut};
 use super::optional_body::OptionalJson;
 use super::ApiTags;
 use crate::auth::{self, AuthError, AuthService};
@@ -30,14 +29,15 @@ impl SessionApi {
     /// The token is the one `POST /verify` returned; in Swagger UI give it to *Authorize*.
     #[oai(path = "/me", method = "get", operation_id = "getCurrentUser")]
     async fn me(&self, auth: Data<&AuthService>, token: BearerToken) -> MeResponse {
-        match auth.session(&token.0.token).await {
-            Ok(session) => MeResponse::Ok(Json(CurrentUser {
+        answer(async {
+            let session = auth.session(&token.0.token).await?;
+            Ok(MeResponse::Ok(Json(CurrentUser {
                 success: true,
                 message: "Signed in".to_owned(),
                 username: session.username,
-            })),
-            Err(err) => failure(err),
-        }
+            })))
+        })
+        .await
     }
 
     /// Sign out
@@ -53,28 +53,17 @@ impl SessionApi {
         token: BearerToken,
         body: OptionalJson<SignOut>,
     ) -> LogoutResponse {
-        let session = match auth.session(&token.0.token).await {
-            Ok(session) => session,
-            Err(err) => return failure(err),
-        };
-        let scope = match body.0.map(|b| b.scope) {
-            None | Some(MaybeUndefined::Undefined) => auth::SignOutScope::Current,
-            Some(MaybeUndefined::Value(SignOutScope::Current)) => auth::SignOutScope::Current,
-            Some(MaybeUndefined::Value(SignOutScope::All)) => auth::SignOutScope::All,
-            Some(MaybeUndefined::Null) => {
-                let null = ParseRequestPayloadError {
-                    reason: "scope is null".to_owned(),
-                };
-                return LogoutResponse::BadRequest(parse_failure(&null.into(), SIGN_OUT));
-            }
-        };
-        match auth.sign_out(&client.0, &session, scope).await {
-            Ok(_) => LogoutResponse::Ok(Json(ApiMessage::success(match scope {
+        answer(async {
+            let session = auth.session(&token.0.token).await?;
+            let scope = auth::SignOutScope::try_from(body.0)
+                .map_err(|malformed| parse_failure(&malformed.into(), SIGN_OUT))?;
+            auth.sign_out(&client.0, &session, scope).await?;
+            Ok(LogoutResponse::Ok(Json(ApiMessage::success(match scope {
                 auth::SignOutScope::Current => "Signed out",
                 auth::SignOutScope::All => "Signed out everywhere",
-            }))),
-            Err(err) => failure(err),
-        }
+            }))))
+        })
+        .await
     }
 }
 
@@ -151,6 +140,7 @@ answers_failures!(LogoutResponse {
     refused: Unauthorized,
     internal: InternalError,
     unavailable: Unavailable,
+    bad_request: BadRequest,
 });
 
 fn logout_bad_request(err: poem::Error) -> LogoutResponse {

@@ -1,5 +1,5 @@
-//! The sign-in domain: parsed inputs, password and code hashing, session tokens, and the
-//! register / login / verify rules that tie them to the store and the mailer.
+//! The sign-in domain: parsed inputs, password and code hashing, session tokens, rate limits,
+//! and the account rules (`AuthService`) that tie them to the store and the mailer.
 pub mod code;
 pub mod email;
 pub mod limits;
@@ -12,4 +12,5 @@ pub use email::Email;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
 pub use service::{AuthError, AuthService, Session, SignOutScope};
+pub use service::{ChangeWithCurrent, CodeAttempt, LoginAttempt, NewAccount, ResetWithCode};
 pub use token::{SessionToken, TokenClaims, TokenKeys};

@@ -16,8 +16,9 @@ use crate::mail::{MailError, Mailer};
 use crate::store::users::{self, UserRecord};
 use crate::store::{self, Db, StoreError};
 
-pub use password::RESET_REQUEST_FLOOR;
+pub use password::{ChangeWithCurrent, ResetWithCode, RESET_REQUEST_FLOOR};
 pub use sessions::{Session, SignOutScope};
+pub use sign_in::{CodeAttempt, LoginAttempt, NewAccount};
 
 /// Every way a sign-in step can fail. The message is what the user reads; causes stay in the
 /// source chain for the log.

@@ -11,6 +11,21 @@ use crate::store::users;
 /// well under this).
 pub const RESET_REQUEST_FLOOR: Duration = Duration::from_millis(300);
 
+/// A new password for an account, with the reset code mailed to it.
+#[derive(Debug)]
+pub struct ResetWithCode {
+    pub username: Email,
+    pub code: OneTimeCode,
+    pub new_password: NewPassword,
+}
+
+/// A new password for the signed-in user, with the current one.
+#[derive(Debug)]
+pub struct ChangeWithCurrent {
+    pub current: LoginPassword,
+    pub new_password: NewPassword,
+}
+
 impl AuthService {
     /// Mails a password-reset code if the account exists. The answer is the same, and comes
     /// no sooner than `RESET_REQUEST_FLOOR`, whether it exists or not; only the per-address
@@ -63,10 +78,13 @@ impl AuthService {
     pub async fn reset_password(
         &self,
         client: &str,
-        username: &Email,
-        code: &OneTimeCode,
-        new_password: &NewPassword,
+        reset: &ResetWithCode,
     ) -> Result<(), AuthError> {
+        let ResetWithCode {
+            username,
+            code,
+            new_password,
+        } = reset;
         allowed(self.limiter.hit_from_address(client).await)?;
         let purpose = CodePurpose::PasswordReset;
         let user = users::find_by_username(&self.db, username.as_ref())
@@ -93,9 +111,12 @@ impl AuthService {
         &self,
         client: &str,
         session: &Session,
-        current: &LoginPassword,
-        new_password: &NewPassword,
+        change: &ChangeWithCurrent,
     ) -> Result<(), AuthError> {
+        let ChangeWithCurrent {
+            current,
+            new_password,
+        } = change;
         allowed(self.limiter.hit_from_address(client).await)?;
         let user = async {
             let user = users::find_by_id(&self.db, session.user_id).await?;

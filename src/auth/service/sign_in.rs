@@ -12,13 +12,30 @@ use crate::store::{self, codes, sessions};
 const PRUNE_ONE_IN: u32 = 20;
 const PRUNE_BATCH: u32 = 100;
 
+/// An account to create.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub username: Email,
+    pub password: NewPassword,
+}
+
+/// A username and the password offered for it, the first step of signing in.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    pub username: Email,
+    pub password: LoginPassword,
+}
+
+/// A username and the code offered for it, the second step of signing in.
+#[derive(Debug)]
+pub struct CodeAttempt {
+    pub username: Email,
+    pub code: OneTimeCode,
+}
+
 impl AuthService {
-    pub async fn register(
-        &self,
-        client: &str,
-        username: &Email,
-        password: &NewPassword,
-    ) -> Result<(), AuthError> {
+    pub async fn register(&self, client: &str, account: &NewAccount) -> Result<(), AuthError> {
+        let NewAccount { username, password } = account;
         allowed(self.limiter.hit_from_address(client).await)?;
         // A cheap look first spares an argon2 hash for the common duplicate; the unique
         // constraint still decides races.
@@ -45,12 +62,8 @@ impl AuthService {
     }
 
     /// Checks the password and mails a fresh code, which replaces any earlier one.
-    pub async fn login(
-        &self,
-        client: &str,
-        username: &Email,
-        password: &LoginPassword,
-    ) -> Result<(), AuthError> {
+    pub async fn login(&self, client: &str, attempt: &LoginAttempt) -> Result<(), AuthError> {
+        let LoginAttempt { username, password } = attempt;
         allowed(self.limiter.hit_from_address(client).await)?;
         let user = async { Ok(users::find_by_username(&self.db, username.as_ref()).await?) };
         let user = self
@@ -167,9 +180,9 @@ impl AuthService {
     pub async fn verify(
         &self,
         client: &str,
-        username: &Email,
-        code: &OneTimeCode,
+        attempt: &CodeAttempt,
     ) -> Result<SessionToken, AuthError> {
+        let CodeAttempt { username, code } = attempt;
         allowed(self.limiter.hit_from_address(client).await)?;
         let purpose = CodePurpose::SignIn;
         let user = users::find_by_username(&self.db, username.as_ref())

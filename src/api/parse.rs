@@ -1,0 +1,98 @@
+//! Each request object into the command its operation carries out, in one step. A field that
+//! breaks its domain rule refuses the request (400) with that rule's message: the first such
+//! field, in the order the object lists them.
+use poem_openapi::error::ParseRequestPayloadError;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+
+use super::errors::rejected;
+use super::objects::{ApiMessage, CodeSubmission, Credentials, PasswordChange, PasswordReset};
+use super::objects::{PasswordResetRequest, Registration, SignOut, SignOutScope};
+use crate::auth::{self, ChangeWithCurrent, CodeAttempt, Email, LoginAttempt, LoginPassword};
+use crate::auth::{NewAccount, NewPassword, OneTimeCode, ResetWithCode};
+
+/// A field's domain value, or the 400 body naming the rule it breaks.
+fn field<T, E: std::fmt::Display>(parsed: Result<T, E>) -> Result<T, Json<ApiMessage>> {
+    parsed.map_err(|err| rejected(&err))
+}
+
+impl TryFrom<Registration> for NewAccount {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: Registration) -> Result<Self, Self::Error> {
+        Ok(Self {
+            username: field(Email::parse(&body.username.0))?,
+            password: field(NewPassword::parse(body.password.0))?,
+        })
+    }
+}
+
+impl TryFrom<Credentials> for LoginAttempt {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: Credentials) -> Result<Self, Self::Error> {
+        Ok(Self {
+            username: field(Email::parse(&body.username.0))?,
+            password: field(LoginPassword::parse(body.password.0))?,
+        })
+    }
+}
+
+impl TryFrom<CodeSubmission> for CodeAttempt {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: CodeSubmission) -> Result<Self, Self::Error> {
+        Ok(Self {
+            username: field(Email::parse(&body.username.0))?,
+            code: field(OneTimeCode::parse(&body.code.0))?,
+        })
+    }
+}
+
+impl TryFrom<PasswordResetRequest> for Email {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: PasswordResetRequest) -> Result<Self, Self::Error> {
+        field(Email::parse(&body.username.0))
+    }
+}
+
+impl TryFrom<PasswordReset> for ResetWithCode {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: PasswordReset) -> Result<Self, Self::Error> {
+        Ok(Self {
+            username: field(Email::parse(&body.username.0))?,
+            code: field(OneTimeCode::parse(&body.code.0))?,
+            new_password: field(NewPassword::parse(body.new_password.0))?,
+        })
+    }
+}
+
+impl TryFrom<PasswordChange> for ChangeWithCurrent {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: PasswordChange) -> Result<Self, Self::Error> {
+        Ok(Self {
+            current: field(LoginPassword::parse(body.current_password.0))?,
+            new_password: field(NewPassword::parse(body.new_password.0))?,
+        })
+    }
+}
+
+/// Which sessions a sign-out ends: the current one when the body or its `scope` is left out.
+/// A `null` scope is refused as malformed, as the schema says; the operation words the 400.
+impl TryFrom<Option<SignOut>> for auth::SignOutScope {
+    type Error = ParseRequestPayloadError;
+
+    fn try_from(body: Option<SignOut>) -> Result<Self, Self::Error> {
+        match body.map(|body| body.scope) {
+            None | Some(MaybeUndefined::Undefined) => Ok(Self::Current),
+            Some(MaybeUndefined::Value(SignOutScope::Current)) => Ok(Self::Current),
+            Some(MaybeUndefined::Value(SignOutScope::All)) => Ok(Self::All),
+            Some(MaybeUndefined::Null) => Err(ParseRequestPayloadError {
+                reason: "scope is null".to_owned(),
+            }),
+        }
+    }
+}
