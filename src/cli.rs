@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::auth::{NewPassword, PasswordHasher};
 use crate::config::Settings;
 use crate::startup::{self, Migrate};
-use crate::{api, telemetry};
+use crate::{api, server, telemetry};
 
 /// Two-step sign-in by emailed one-time code. Configured by environment variables: see
 /// `otp-login config-schema` and `.env.example`.
@@ -73,7 +73,7 @@ impl Cli {
             Command::Openapi => print!("{}", api::spec_yaml()),
             Command::ConfigSchema => println!("{:#}", Settings::json_schema()),
             Command::HashPassword => return hash_password().await,
-            Command::Serve => return with_settings(|s| async move { startup::run(s).await }).await,
+            Command::Serve => return with_settings(|s| async move { server::run(s).await }).await,
             Command::Migrate { action } => {
                 let what = match action.unwrap_or(MigrateAction::Up { steps: None }) {
                     MigrateAction::Up { steps } => Migrate::Up { steps },

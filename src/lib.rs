@@ -8,7 +8,7 @@ pub mod entity;
 pub mod mail;
 pub mod memory;
 pub mod redact;
-pub mod secrets;
+pub mod server;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

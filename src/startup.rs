@@ -1,22 +1,15 @@
-//! Wiring the app from settings: the database, the keys, the mailer and the HTTP app.
-//! `build_app` is the one endpoint served by the local server, by Lambda, and by the tests;
-//! `api::openapi_service` feeds the spec export.
-use std::future::Future;
+//! The service from its settings: the database (with its migrations), the server keys and the
+//! mailer, assembled into the one `AuthService` a process shares; and `otp-login migrate`.
+//! `server` puts the HTTP app around it.
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Server};
 
-use crate::api::middleware::{self, WithFrontend};
-use crate::api::slow_clients::HeadDeadline;
-use crate::api::{openapi_service, ClientAddressPolicy};
 use crate::auth::{AuthService, CodeHasher, PasswordHasher, RateLimiter, TokenKeys};
+use crate::config::secrets::ServerKeys;
 use crate::config::{DatabaseSettings, MailerChoice, Settings};
 use crate::mail::{DevMailer, Mailer, SesMailer};
-use crate::secrets::ServerKeys;
 use crate::store::{self, Db};
 
 /// Opens the pool the settings describe, applying migrations when they ask for it.
@@ -108,157 +101,4 @@ pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> 
             Arc::new(SesMailer::new(aws, ses))
         }
     })
-}
-
-/// The whole HTTP app: operations, docs, spec, static pages, and the middleware that makes
-/// every failure a JSON answer carrying the CORS headers.
-pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output = Response> {
-    let routes = openapi_service()
-        .into_endpoint()
-        .around(crate::api::spec::serve_documents)
-        .boxed();
-    let app = WithFrontend::new(routes, &settings.server.frontend_dir)
-        .around(middleware::answer_405_with_allow)
-        .data(auth)
-        .data(ClientAddressPolicy {
-            trust_forwarded_for: settings.server.trust_forwarded_for,
-            ipv6_prefix: settings.server.ipv6_prefix,
-        });
-    middleware::guarded(app, &settings.cors)
-}
-
-/// How long requests in flight may take to finish once a shutdown is asked for.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// A connection that sends nothing for this long is closed (a slow or idle client must not
-/// hold a connection open forever).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Each request's head (method, path, headers) must arrive within this, however it trickles.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A local HTTP server bound to its port, ready to run.
-pub struct Application {
-    acceptor: HeadDeadline<TcpAcceptor>,
-    app: poem::endpoint::BoxEndpoint<'static, Response>,
-    auth: AuthService,
-    port: u16,
-}
-
-impl Application {
-    /// Binds `BIND:PORT` (port 0 picks a free one) and builds the app.
-    pub async fn build(settings: &Settings, mailer: Arc<dyn Mailer>) -> anyhow::Result<Self> {
-        let auth = build_auth_service(settings, mailer).await?;
-        let address = format!("{}:{}", settings.server.bind, settings.server.port);
-        let acceptor = TcpListener::bind(address.clone())
-            .into_acceptor()
-            .await
-            .with_context(|| format!("could not listen on {address}"))?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .context("listener has no socket address")?;
-        Ok(Self {
-            acceptor: HeadDeadline::new(acceptor, HEAD_TIMEOUT),
-            app: build_app(auth.clone(), settings).boxed(),
-            auth,
-            port,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Serves until SIGTERM or Ctrl-C, then stops gracefully.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
-    }
-
-    /// Serves until `stop` completes; then stops accepting, lets the requests in flight finish
-    /// (for at most `SHUTDOWN_GRACE`) and closes the database pool.
-    pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .idle_timeout(IDLE_TIMEOUT)
-            .run_with_graceful_shutdown(self.app, stop, Some(SHUTDOWN_GRACE))
-            .await?;
-        self.auth.close().await?;
-        tracing::info!("stopped");
-        Ok(())
-    }
-}
-
-/// SIGTERM (what Lambda, systemd and container runtimes send) or Ctrl-C.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing the requests in flight");
-}
-
-/// Runs the service where the environment says: Lambda events, or a local TCP server.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let mailer = mailer_for(&settings).await?;
-    if settings.on_lambda {
-        let auth = build_auth_service(&settings, mailer).await?;
-        let app = build_app(auth, &settings).into_endpoint();
-        return poem_lambda::run(app)
-            .await
-            .map_err(|e| anyhow::anyhow!("Lambda runtime failed: {e}"));
-    }
-    let app = Application::build(&settings, mailer).await?;
-    tracing::info!(
-        "otp-login listening on http://{}:{} (Swagger UI at /docs)",
-        settings.server.bind,
-        app.port()
-    );
-    app.run_until_stopped().await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use poem::test::TestClient;
-    use poem::{handler, Route};
-
-    use super::*;
-    use crate::api::middleware::guarded;
-
-    #[handler]
-    fn explode() -> &'static str {
-        panic!("a bug reachable from a request")
-    }
-
-    #[tokio::test]
-    async fn a_panicking_request_gets_a_500_json_answer_and_the_server_goes_on() {
-        let settings = Settings::from_vars(Vec::new()).unwrap();
-        let app = guarded(Route::new().at("/explode", explode), &settings.cors);
-        let client = TestClient::new(app);
-        for _ in 0..2 {
-            let response = client.get("/explode").send().await;
-            response.assert_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR);
-            response
-                .assert_json(serde_json::json!({"success": false, "message": "Internal error"}))
-                .await;
-        }
-        let missing = client.get("/nowhere").send().await;
-        missing.assert_status(poem::http::StatusCode::NOT_FOUND);
-    }
 }

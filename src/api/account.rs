@@ -4,13 +4,13 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::client::ClientAddress;
 use super::errors::{answer, answers_failures, parse_failure};
 use super::objects::RateLimitedMessage;
 use super::objects::{ApiMessage, PasswordChange, PasswordReset, PasswordResetRequest};
 use super::session::{bearer_failure, BearerToken};
-use super::ApiTags;
+use super::spec::ApiTags;
 use crate::auth::{AuthService, ChangeWithCurrent, Email, ResetWithCode};
+use crate::server::client::ClientAddress;
 
 pub struct AccountApi;
 

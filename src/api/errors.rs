@@ -9,8 +9,7 @@ use poem::{IntoResponse, Response};
 use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
 use poem_openapi::payload::Json;
 
-use super::objects::RateLimitedMessage;
-use super::ApiMessage;
+use super::objects::{ApiMessage, RateLimitedMessage};
 use crate::auth::{AuthError, Limited};
 
 /// The answer for a request body the operation could not parse. `expected` describes the body

@@ -4,7 +4,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::objects::ApiMessage;
-use super::ApiTags;
+use super::spec::ApiTags;
 use crate::auth::AuthService;
 
 pub struct HealthApi;

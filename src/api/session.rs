@@ -5,12 +5,12 @@ use poem_openapi::error::AuthorizationError;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
-use super::client::ClientAddress;
 use super::errors::{answer, answers_failures, parse_failure, rejected};
 use super::objects::{ApiMessage, CurrentUser, SignOut};
 use super::optional_body::OptionalJson;
-use super::ApiTags;
+use super::spec::ApiTags;
 use crate::auth::{self, AuthError, AuthService};
+use crate::server::client::ClientAddress;
 
 const SIGN_OUT: &str = "an optional field \"scope\", \"current\" or \"all\"";
 

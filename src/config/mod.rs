@@ -1,6 +1,8 @@
 //! Settings: the environment read once and parsed once into typed values, so an invalid value
-//! stops start-up and nothing downstream can fail on configuration again.
+//! stops start-up and nothing downstream can fail on configuration again. `secrets` resolves
+//! the server keys they name.
 mod env;
+pub mod secrets;
 
 use std::path::PathBuf;
 use std::time::Duration;

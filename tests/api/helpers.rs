@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use otp_login::config::Settings;
 use otp_login::mail::{DevMailer, Mailer};
-use otp_login::startup::Application;
+use otp_login::server::Application;
 use rand::distr::{Alphanumeric, SampleString};
 use reqwest::{Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};

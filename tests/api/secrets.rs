@@ -1,5 +1,5 @@
 //! Server keys from AWS Secrets Manager, against the local AWS emulator (moto).
-use otp_login::secrets::fetch;
+use otp_login::config::secrets::fetch;
 use secrecy::ExposeSecret;
 
 use crate::helpers::*;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{KeySettings, KeySource, MIN_KEY_BYTES};
+use super::{KeySettings, KeySource, MIN_KEY_BYTES};
 
 /// The signing key for session tokens and the HMAC key for stored codes.
 pub struct ServerKeys {

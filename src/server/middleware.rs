@@ -11,7 +11,8 @@ use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 use tracing::Instrument;
 
-use super::{json_error, panic_response};
+use crate::api::spec::allowed_methods;
+use crate::api::{json_error, panic_response};
 use crate::config::CorsSettings;
 
 /// Request bodies are two short strings; anything near this size is not a sign-in.
@@ -96,7 +97,7 @@ pub async fn answer_405_with_allow<E: Endpoint>(
     match next.call(req).await {
         Err(err) if err.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => {
             let mut response = json_error(err).await;
-            if let Some(methods) = crate::api::spec::allowed_methods(&path) {
+            if let Some(methods) = allowed_methods(&path) {
                 if let Ok(value) = methods.parse() {
                     response
                         .headers_mut()
@@ -199,5 +200,35 @@ impl<R: Endpoint> Endpoint for WithFrontend<R> {
             }
             other => other.map(poem::IntoResponse::into_response),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::test::TestClient;
+    use poem::{handler, Route};
+
+    use super::*;
+    use crate::config::Settings;
+
+    #[handler]
+    fn explode() -> &'static str {
+        panic!("a bug reachable from a request")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_request_gets_a_500_json_answer_and_the_server_goes_on() {
+        let settings = Settings::from_vars(Vec::new()).unwrap();
+        let app = guarded(Route::new().at("/explode", explode), &settings.cors);
+        let client = TestClient::new(app);
+        for _ in 0..2 {
+            let response = client.get("/explode").send().await;
+            response.assert_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR);
+            response
+                .assert_json(serde_json::json!({"success": false, "message": "Internal error"}))
+                .await;
+        }
+        let missing = client.get("/nowhere").send().await;
+        missing.assert_status(poem::http::StatusCode::NOT_FOUND);
     }
 }

@@ -3,21 +3,21 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::client::ClientAddress;
 use super::errors::{answer, answers_failures, parse_failure};
 use super::objects::{
     ApiMessage, CodeSubmission, Credentials, RateLimitedMessage, Registration, SessionGranted,
 };
-use super::ApiTags;
+use super::spec::ApiTags;
 use crate::auth::{AuthService, CodeAttempt, LoginAttempt, NewAccount};
+use crate::server::client::ClientAddress;
 
-pub struct AuthApi;
+pub struct SignInApi;
 
 const CREDENTIALS: &str = "string fields \"username\" and \"password\"";
 const CODE_SUBMISSION: &str = "string fields \"username\" and \"code\"";
 
 #[OpenApi(tag = "ApiTags::Auth")]
-impl AuthApi {
+impl SignInApi {
     /// Create an account
     ///
     /// The username must be an email address (it is where sign-in codes go); it is trimmed and
