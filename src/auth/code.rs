@@ -1,5 +1,5 @@
-//! One-time sign-in codes: six digits from a CSPRNG, stored only as a keyed hash, alive for a
-//! few minutes and a few tries.
+//! One-time codes: six digits from a CSPRNG, stored only as a keyed hash, alive for a few
+//! minutes and a few tries; and what each purpose (sign-in, password reset) means for them.
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::time::Duration;

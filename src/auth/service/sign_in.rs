@@ -145,10 +145,10 @@ impl AuthService {
         purpose: CodePurpose,
         code: &OneTimeCode,
     ) -> Result<String, AuthError> {
-        let max_attempts = self.code_policy.max_attempts;
+        let (column, max_attempts) = (purpose.column(), self.code_policy.max_attempts);
         // Only a guess at a live code counts against the username: a stranger typing codes
         // for a name with none pending costs its owner nothing.
-        let stored = codes::live_hash(&self.db, user.id, purpose.column(), max_attempts)
+        let stored = codes::live_hash(&self.db, user.id, column, max_attempts)
             .await?
             .ok_or_else(|| purpose.refusal())?;
         allowed_for(
@@ -156,7 +156,6 @@ impl AuthService {
             purpose.check_limit(),
             self.limiter.take_code_check(purpose, &user.username).await,
         )?;
-        let column = purpose.column();
         if !codes::record_attempt(&self.db, user.id, column, &stored, max_attempts).await? {
             return Err(purpose.refusal());
         }
