@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS password_attempts (
   KEY idx_password_attempts_updated (updated_ms)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
--- Demo users (passwords in the README). Codes go to these addresses, so register a real
+-- Demo users (passwords in docs/database.md). Codes go to these addresses, so register a real
 -- address of yours to receive one.
 INSERT IGNORE INTO users (username, password) VALUES
   ('student@example.com', '$argon2id$v=19$m=19456,t=2,p=1$ETQCUTfRoF0Jo78ngrOgrQ$Z0qb683hMelwpYHyIUC8TbpQQr+syuhUbtpf0rc910M'),

@@ -2,6 +2,7 @@
 //! fresh database) and, where named, against the embedded SQLite default.
 mod bad_input;
 mod cli;
+mod docs;
 mod enumeration;
 mod flow;
 mod health;

@@ -290,7 +290,7 @@ function main([releasedArg, currentFile]) {
   }
   console.error(
     `contract: ${to} must not break clients of ${from}. Undo the change, or make it a breaking ` +
-      `release (bump the version in Cargo.toml: major, or minor while 0.x) and say so in the README (Versions).`,
+      `release (bump the version in Cargo.toml: major, or minor while 0.x) and say so in CHANGELOG.md.`,
   );
   return 1;
 }
