@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS one_time_codes (
   attempts INT NOT NULL DEFAULT 0,
   consumed_at DATETIME NULL DEFAULT NULL,
   created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  -- SHA-256 of the challenge the request that asked was answered with, and the client address
+  -- that asked: a guess with neither never touches the code.
+  challenge_hash VARCHAR(64) NULL DEFAULT NULL,
+  issued_to VARCHAR(64) NULL DEFAULT NULL,
+  -- SHA-256 of the secret in a reset mail's link.
+  link_hash VARCHAR(64) NULL DEFAULT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY user_purpose (user_id, purpose),
   CONSTRAINT fk_one_time_codes_owner FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE

@@ -76,7 +76,8 @@ pub async fn build_auth_service(
         TokenKeys::new(keys.jwt_bytes(), settings.token_ttl),
         mailer,
         RateLimiter::new(db, settings.limits.clone()),
-    ))
+    )
+    .with_reset_links(settings.pages_url.clone()))
 }
 
 /// The mailer the settings ask for; the SES client is built here, once per process.

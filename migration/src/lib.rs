@@ -1,5 +1,6 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
-//! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions.
+//! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions,
+//! and codes bound to the request that asked for them.
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
@@ -11,6 +12,7 @@ mod m20251125_000005_exact_usernames;
 mod m20251125_000006_rate_limit_buckets;
 mod m20251125_000007_code_failures;
 mod m20251125_000008_code_purposes_and_sessions;
+mod m20261201_000009_code_bindings;
 
 pub struct Migrator;
 
@@ -26,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20251125_000006_rate_limit_buckets::Migration),
             Box::new(m20251125_000007_code_failures::Migration),
             Box::new(m20251125_000008_code_purposes_and_sessions::Migration),
+            Box::new(m20261201_000009_code_bindings::Migration),
         ]
     }
 }

@@ -5,11 +5,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::errors::{answer, answers_failures, parse_failure};
-use super::objects::RateLimitedMessage;
 use super::objects::{ApiMessage, PasswordChange, PasswordReset, PasswordResetRequest};
+use super::objects::{CodeSent, RateLimitedMessage};
 use super::session::{bearer_failure, BearerToken};
 use super::spec::ApiTags;
-use crate::auth::{AuthService, ChangeWithCurrent, Email, ResetWithCode};
+use crate::auth::{AuthService, ChangeWithCurrent, Email, ResetAttempt};
 use crate::server::client::ClientAddress;
 
 pub struct AccountApi;
@@ -22,9 +22,10 @@ const CHANGE: &str = "string fields \"current_password\" and \"new_password\"";
 impl AccountApi {
     /// Email a password reset code
     ///
-    /// If an account has this username, a 6-digit reset code is emailed to it; it replaces any
-    /// earlier reset code and expires after a few minutes. The answer is the same whether the
-    /// account exists or not, and takes as long.
+    /// If an account has this username, a 6-digit reset code is emailed to it, with a link that
+    /// sets a new password without the code; they replace any earlier ones and expire after a
+    /// few minutes. The answer carries the `challenge` to send back with the code. It is the
+    /// same whether the account exists or not, and takes as long.
     #[oai(
         path = "/request-password-reset",
         method = "post",
@@ -38,17 +39,22 @@ impl AccountApi {
     ) -> RequestResetResponse {
         answer(async {
             let username = Email::try_from(body.0)?;
-            auth.request_password_reset(&client.0, &username).await?;
-            let asked = ApiMessage::success("If the account exists, a reset code was sent");
-            Ok(RequestResetResponse::Ok(Json(asked)))
+            let challenge = auth.request_password_reset(&client.0, &username).await?;
+            Ok(RequestResetResponse::Ok(Json(CodeSent {
+                success: true,
+                message: "If the account exists, a reset code was sent".to_owned(),
+                challenge: challenge.expose().to_owned(),
+            })))
         })
         .await
     }
 
     /// Set a new password with the emailed reset code
     ///
-    /// The code from `POST /request-password-reset` works once, for a few minutes, and dies
-    /// after a few wrong tries; a sign-in code never works here. The new password follows the
+    /// Send the code from `POST /request-password-reset` with the `challenge` that answer
+    /// carried (without it the code works only from the address that asked), or instead the
+    /// `token` from the email's link. Either works once, for a few minutes; the code dies after
+    /// a few wrong tries, and a sign-in code never works here. The new password follows the
     /// same rules as at registration. Every session of the account ends, and sign-in by code
     /// is unlocked if wrong codes had locked it.
     #[oai(
@@ -63,7 +69,7 @@ impl AccountApi {
         body: Json<PasswordReset>,
     ) -> ResetResponse {
         answer(async {
-            let reset = ResetWithCode::try_from(body.0)?;
+            let reset = ResetAttempt::try_from(body.0)?;
             auth.reset_password(&client.0, &reset).await?;
             Ok(ResetResponse::Ok(Json(ApiMessage::success(
                 "Password changed",
@@ -104,9 +110,10 @@ impl AccountApi {
 #[oai(bad_request_handler = "request_reset_bad_request")]
 pub enum RequestResetResponse {
     /// Asked: if the account exists, a code is on its way (the answer does not say).
-    /// Message: `If the account exists, a reset code was sent`.
+    /// Message: `If the account exists, a reset code was sent`; `challenge` goes back with the
+    /// code.
     #[oai(status = 200)]
-    Ok(Json<ApiMessage>),
+    Ok(Json<CodeSent>),
     /// A field is missing or malformed, or the username is not an email address.
     #[oai(status = 400)]
     BadRequest(Json<ApiMessage>),

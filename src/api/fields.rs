@@ -21,6 +21,8 @@ const USERNAME_PATTERN: &str =
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$";
 /// Six ASCII digits (not `\d`, which some regex engines read as any Unicode digit).
 const CODE_PATTERN: &str = "^[0-9]{6}$";
+/// 32 hexadecimal digits: 128 bits, as the service writes them (either case is accepted).
+const SECRET_PATTERN: &str = "^[0-9A-Fa-f]{32}$";
 /// No control character (Unicode category Cc, what `char::is_control` tests).
 const NO_CONTROL_CHARACTERS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
 
@@ -143,6 +145,33 @@ text_field!(
      email for `/reset-password`.",
     MetaSchema {
         pattern: Some(CODE_PATTERN.to_owned()),
+        ..MetaSchema::new("string")
+    }
+);
+
+text_field!(
+    ChallengeText,
+    "Challenge",
+    "The `challenge` from the `/login` or `/request-password-reset` answer that mailed the \
+     code: the code works only with it. A client that leaves it out can still use the code from \
+     the address that asked for it.",
+    MetaSchema {
+        min_length: Some(32),
+        max_length: Some(32),
+        pattern: Some(SECRET_PATTERN.to_owned()),
+        ..MetaSchema::new("string")
+    }
+);
+
+text_field!(
+    ResetTokenText,
+    "ResetToken",
+    "The `token` from the link in a password reset email (`reset.html#username=…&token=…`): \
+     it sets a new password without the code, whoever asked for the email.",
+    MetaSchema {
+        min_length: Some(32),
+        max_length: Some(32),
+        pattern: Some(SECRET_PATTERN.to_owned()),
         ..MetaSchema::new("string")
     }
 );

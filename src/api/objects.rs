@@ -2,7 +2,8 @@
 use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{Enum, Object};
 
-use super::fields::{CodeText, NewPasswordText, SignInPasswordText, UsernameText};
+use super::fields::{ChallengeText, CodeText, NewPasswordText, ResetTokenText};
+use super::fields::{SignInPasswordText, UsernameText};
 
 /// The answer of every operation: whether it worked and a message for people. Every error
 /// answer has this shape.
@@ -52,12 +53,15 @@ pub struct Credentials {
     pub password: SignInPasswordText,
 }
 
-/// A username and the code that was emailed to it. Other fields are refused.
+/// A username, the code that was emailed to it, and the challenge the `/login` answer carried.
+/// Other fields are refused.
 #[derive(Debug, Object)]
 #[oai(example, deny_unknown_fields)]
 pub struct CodeSubmission {
     pub username: UsernameText,
     pub code: CodeText,
+    // Left out: the code works only from the address that asked for it; `null` is refused.
+    pub challenge: MaybeUndefined<ChallengeText>,
 }
 
 /// The account whose password is forgotten. Other fields are refused.
@@ -67,12 +71,16 @@ pub struct PasswordResetRequest {
     pub username: UsernameText,
 }
 
-/// The code from the password reset email and the new password. Other fields are refused.
+/// The new password, with either the code from the password reset email (and the challenge
+/// the `/request-password-reset` answer carried) or the `token` from the email's link. Other
+/// fields are refused.
 #[derive(Debug, Object)]
 #[oai(example, deny_unknown_fields)]
 pub struct PasswordReset {
     pub username: UsernameText,
-    pub code: CodeText,
+    pub code: MaybeUndefined<CodeText>,
+    pub challenge: MaybeUndefined<ChallengeText>,
+    pub token: MaybeUndefined<ResetTokenText>,
     pub new_password: NewPasswordText,
 }
 
@@ -98,6 +106,20 @@ pub enum SignOutScope {
 pub struct SignOut {
     // Left out means `current`; `null` is refused, as the schema says.
     pub scope: MaybeUndefined<SignOutScope>,
+}
+
+/// A code is on its way, if the request deserved one; the challenge goes back with the code.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct CodeSent {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened, in words a person can read.
+    pub message: String,
+    /// Send it back with the code (`/verify` or `/reset-password`): the code works only with
+    /// it, or from this client's address. Every answer carries one, whether a mail went out
+    /// or not, so it tells nothing.
+    pub challenge: String,
 }
 
 /// A signed-in session.
@@ -154,11 +176,25 @@ impl Example for Credentials {
     }
 }
 
+/// What the examples show as a challenge.
+const EXAMPLE_CHALLENGE: &str = "6f1c3a9e0b7d4c2e8a5f1b3d7e9c0a42";
+
 impl Example for CodeSubmission {
     fn example() -> Self {
         Self {
             username: UsernameText("user@example.com".to_owned()),
             code: CodeText("123456".to_owned()),
+            challenge: MaybeUndefined::Value(ChallengeText(EXAMPLE_CHALLENGE.to_owned())),
+        }
+    }
+}
+
+impl Example for CodeSent {
+    fn example() -> Self {
+        Self {
+            success: true,
+            message: "OTP sent to email".to_owned(),
+            challenge: EXAMPLE_CHALLENGE.to_owned(),
         }
     }
 }
@@ -175,7 +211,9 @@ impl Example for PasswordReset {
     fn example() -> Self {
         Self {
             username: UsernameText("user@example.com".to_owned()),
-            code: CodeText("123456".to_owned()),
+            code: MaybeUndefined::Value(CodeText("123456".to_owned())),
+            challenge: MaybeUndefined::Value(ChallengeText(EXAMPLE_CHALLENGE.to_owned())),
+            token: MaybeUndefined::Undefined,
             new_password: NewPasswordText("another pass 456".to_owned()),
         }
     }

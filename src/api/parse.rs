@@ -8,12 +8,27 @@ use poem_openapi::types::MaybeUndefined;
 use super::errors::rejected;
 use super::objects::{ApiMessage, CodeSubmission, Credentials, PasswordChange, PasswordReset};
 use super::objects::{PasswordResetRequest, Registration, SignOut, SignOutScope};
-use crate::auth::{self, ChangeWithCurrent, CodeAttempt, Email, LoginAttempt, LoginPassword};
-use crate::auth::{NewAccount, NewPassword, OneTimeCode, ResetWithCode};
+use crate::auth::{self, Challenge, ChangeWithCurrent, CodeAttempt, Email, LoginAttempt};
+use crate::auth::{LoginPassword, NewAccount, NewPassword, OneTimeCode, ResetAttempt};
+use crate::auth::{ResetProof, ResetToken};
 
 /// A field's domain value, or the 400 body naming the rule it breaks.
 fn field<T, E: std::fmt::Display>(parsed: Result<T, E>) -> Result<T, Json<ApiMessage>> {
     parsed.map_err(|err| rejected(&err))
+}
+
+/// A field that may be left out: its domain value, if given. `null` breaks the field's rule
+/// as any other value outside it does (the schema allows none).
+fn optional<F, T, E: std::fmt::Display>(
+    value: MaybeUndefined<F>,
+    parse: impl Fn(&str) -> Result<T, E>,
+    text: impl Fn(&F) -> &str,
+) -> Result<Option<T>, Json<ApiMessage>> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => field(parse("")).map(Some),
+        MaybeUndefined::Value(value) => field(parse(text(&value))).map(Some),
+    }
 }
 
 impl TryFrom<Registration> for NewAccount {
@@ -45,6 +60,7 @@ impl TryFrom<CodeSubmission> for CodeAttempt {
         Ok(Self {
             username: field(Email::parse(&body.username.0))?,
             code: field(OneTimeCode::parse(&body.code.0))?,
+            challenge: optional(body.challenge, Challenge::parse, |c| &c.0)?,
         })
     }
 }
@@ -57,13 +73,28 @@ impl TryFrom<PasswordResetRequest> for Email {
     }
 }
 
-impl TryFrom<PasswordReset> for ResetWithCode {
+/// Either the code (with its challenge, if the client kept it) or the link's token.
+impl TryFrom<PasswordReset> for ResetAttempt {
     type Error = Json<ApiMessage>;
 
     fn try_from(body: PasswordReset) -> Result<Self, Self::Error> {
+        let username = field(Email::parse(&body.username.0))?;
+        let code = optional(body.code, OneTimeCode::parse, |c| &c.0)?;
+        let challenge = optional(body.challenge, Challenge::parse, |c| &c.0)?;
+        let token = optional(body.token, ResetToken::parse, |t| &t.0)?;
+        let proof = match (code, challenge, token) {
+            (Some(code), challenge, None) => ResetProof::Code { code, challenge },
+            (None, None, Some(token)) => ResetProof::Link(token),
+            (None, _, None) => return Err(rejected(&"Code is required")),
+            _ => {
+                return Err(rejected(
+                    &"Send either the code or the link's token, not both",
+                ))
+            }
+        };
         Ok(Self {
-            username: field(Email::parse(&body.username.0))?,
-            code: field(OneTimeCode::parse(&body.code.0))?,
+            username,
+            proof,
             new_password: field(NewPassword::parse(body.new_password.0))?,
         })
     }

@@ -4,9 +4,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::errors::{answer, answers_failures, parse_failure};
-use super::objects::{
-    ApiMessage, CodeSubmission, Credentials, RateLimitedMessage, Registration, SessionGranted,
-};
+use super::objects::{ApiMessage, CodeSent, CodeSubmission, Credentials, RateLimitedMessage};
+use super::objects::{Registration, SessionGranted};
 use super::spec::ApiTags;
 use crate::auth::{AuthService, CodeAttempt, LoginAttempt, NewAccount};
 use crate::server::client::ClientAddress;
@@ -41,7 +40,8 @@ impl SignInApi {
     /// Check the password and email a sign-in code
     ///
     /// On success a 6-digit code is emailed to the username; it replaces any earlier code and
-    /// expires after a few minutes. A wrong password and an unknown username get the same answer.
+    /// expires after a few minutes. The answer carries the `challenge` to send back with the
+    /// code to `/verify`. A wrong password and an unknown username get the same answer.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -51,17 +51,22 @@ impl SignInApi {
     ) -> LoginResponse {
         answer(async {
             let attempt = LoginAttempt::try_from(body.0)?;
-            auth.login(&client.0, &attempt).await?;
-            let sent = ApiMessage::success("OTP sent to email");
-            Ok(LoginResponse::CodeSent(Json(sent)))
+            let challenge = auth.login(&client.0, &attempt).await?;
+            Ok(LoginResponse::CodeSent(Json(CodeSent {
+                success: true,
+                message: "OTP sent to email".to_owned(),
+                challenge: challenge.expose().to_owned(),
+            })))
         })
         .await
     }
 
     /// Check the emailed code and start a session
     ///
-    /// A code works once, for a few minutes, and dies after a few wrong tries. Every failure
-    /// gets the same answer. On success the response carries a bearer token for `GET /me`.
+    /// Send the `challenge` from the `/login` answer with the code: without it the code works
+    /// only from the address that logged in. A code works once, for a few minutes, and dies
+    /// after a few wrong tries. Every failure gets the same answer. On success the response
+    /// carries a bearer token for `GET /me`.
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
     async fn verify(
         &self,
@@ -132,9 +137,9 @@ fn register_bad_request(err: poem::Error) -> RegisterResponse {
 #[oai(bad_request_handler = "login_bad_request")]
 pub enum LoginResponse {
     /// The password was right and a code is on its way to the username.
-    /// Message: `OTP sent to email`.
+    /// Message: `OTP sent to email`; `challenge` goes back with the code.
     #[oai(status = 200)]
-    CodeSent(Json<ApiMessage>),
+    CodeSent(Json<CodeSent>),
     /// A field is missing or malformed, or the username is not an email address, e.g.
     /// `Username must be a valid email address`.
     #[oai(status = 400)]

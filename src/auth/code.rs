@@ -9,7 +9,7 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
-use super::limits::Bucket;
+use super::limits::{Bucket, Limit, RateLimits};
 use super::AuthError;
 use crate::store::codes::Purpose;
 
@@ -78,6 +78,41 @@ impl CodePurpose {
         match self {
             Self::SignIn => Bucket::CodeCheck,
             Self::PasswordReset => Bucket::ResetCodeCheck,
+        }
+    }
+
+    /// The limits on checking codes of this purpose.
+    pub(super) fn check_rules(self, limits: &RateLimits) -> &[Limit] {
+        match self {
+            Self::SignIn => &limits.code_verifies,
+            Self::PasswordReset => &limits.reset_code_checks,
+        }
+    }
+
+    /// Whether every check counts against the name asked for, before anything is looked up,
+    /// known account or not. Anyone can have a reset code mailed, so reset checks are counted
+    /// so (and a limit tells nothing); only a password holder can have a sign-in code mailed,
+    /// so a sign-in check counts only once it reaches the code.
+    pub fn limits_every_check(self) -> bool {
+        match self {
+            Self::SignIn => false,
+            Self::PasswordReset => true,
+        }
+    }
+
+    /// Whether checks from an address the user signed in from are counted apart from the
+    /// rest, so that strangers spending the budget on their own codes do not hold back the
+    /// owner at home.
+    pub(super) fn spares_known_addresses(self) -> bool {
+        self.limits_every_check()
+    }
+
+    /// Whether the mail also carries a link that works without the code: the owner's way to
+    /// reset, whoever asked for the mail and whatever budget strangers spent.
+    pub fn mails_a_link(self) -> bool {
+        match self {
+            Self::SignIn => false,
+            Self::PasswordReset => true,
         }
     }
 }

@@ -56,6 +56,16 @@ impl Email {
     }
 }
 
+impl Email {
+    /// For a sub-address (`name+tag@domain`), the mailbox it is delivered to (`name@domain`):
+    /// one person's, however many tags point at it. `None` for an address with no tag.
+    pub fn tagged_mailbox(&self) -> Option<String> {
+        let (local, domain) = self.0.rsplit_once('@')?;
+        let (name, _tag) = local.split_once('+')?;
+        Some(format!("{name}@{domain}"))
+    }
+}
+
 impl AsRef<str> for Email {
     fn as_ref(&self) -> &str {
         &self.0
@@ -72,6 +82,20 @@ impl fmt::Display for Email {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_sub_address_names_its_mailbox() {
+        let mailbox = |raw: &str| Email::parse(raw).unwrap().tagged_mailbox();
+        assert_eq!(
+            mailbox("Victim+1@Example.com").as_deref(),
+            Some("victim@example.com")
+        );
+        assert_eq!(
+            mailbox("victim+a+b@example.com").as_deref(),
+            Some("victim@example.com")
+        );
+        assert_eq!(mailbox("victim@example.com"), None);
+    }
 
     #[test]
     fn trims_and_lowercases() {

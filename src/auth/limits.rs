@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::CodePurpose;
+use super::{CodePurpose, Email};
 use crate::store::{limits, Db, StoreError};
 
 /// At most `max` events per `window`, written `30/1m`, `5/1h` or `1/60s`.
@@ -19,7 +19,7 @@ impl FromStr for Limit {
     type Err = String;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let invalid = || format!("{raw:?} is not a limit like 30/1m, 5/1h or 10/30s");
+        let invalid = || format!("{raw:?} is not a limit like 30/1m, 5/1h, 10/30s or 20/365d");
         let (max, window) = raw.trim().split_once('/').ok_or_else(invalid)?;
         let max: u32 = max.trim().parse().map_err(|_| invalid())?;
         let window = window.trim();
@@ -28,6 +28,7 @@ impl FromStr for Limit {
             "s" => 1,
             "m" => 60,
             "h" => 3600,
+            "d" => 86400,
             _ => return Err(invalid()),
         };
         let number: u64 = number.parse().map_err(|_| invalid())?;
@@ -62,9 +63,13 @@ pub struct RateLimits {
     pub per_address: Vec<Limit>,
     /// Codes sent per username, counted apart for each purpose.
     pub code_sends: Vec<Limit>,
-    /// Codes checked per username, counted apart for each purpose (the 5 tries per code come
-    /// on top).
+    /// Codes sent to the sub-addresses of one mailbox, across tags and purposes.
+    pub mailbox_sends: Vec<Limit>,
+    /// Sign-in codes checked per username, counting only checks that reach the code (the 5
+    /// tries per code come on top).
     pub code_verifies: Vec<Limit>,
+    /// Reset codes checked per username, whoever sends them.
+    pub reset_code_checks: Vec<Limit>,
     /// Wrong passwords per username, whatever the back-off.
     pub password_failures: Vec<Limit>,
     /// Consecutive wrong passwords before the back-off starts.
@@ -100,6 +105,10 @@ pub(super) enum Bucket {
     CodeCheck,
     ResetCodeSent,
     ResetCodeCheck,
+    /// Reset code checks from an address the user signed in from, keyed by both.
+    ResetCodeCheckKnown,
+    /// Codes to the sub-addresses of one mailbox.
+    MailboxSent,
     PasswordFailure,
 }
 
@@ -111,6 +120,8 @@ impl Bucket {
             Bucket::CodeCheck => "code_check",
             Bucket::ResetCodeSent => "reset_code_sent",
             Bucket::ResetCodeCheck => "reset_code_check",
+            Bucket::ResetCodeCheckKnown => "reset_code_check_known",
+            Bucket::MailboxSent => "mailbox_sent",
             Bucket::PasswordFailure => "password_failure",
         }
     }
@@ -174,27 +185,64 @@ impl RateLimiter {
             .await
     }
 
-    /// Counts a guess at the user's live code; only real guesses come here, so strangers
-    /// without a code to guess at cannot use up the owner's checks.
-    pub async fn take_code_check(&self, purpose: CodePurpose, username: &str) -> Checked {
-        let rules = &self.limits.code_verifies;
+    /// Counts a check of a code of this purpose for `username` from `address`. Checks from an
+    /// address the user signed in from count apart where the purpose says so.
+    pub async fn take_code_check(
+        &self,
+        purpose: CodePurpose,
+        username: &str,
+        address: &str,
+    ) -> Checked {
+        let rules = purpose.check_rules(&self.limits);
+        if rules.is_empty() {
+            return Ok(Ok(()));
+        }
+        if purpose.spares_known_addresses()
+            && limits::known_address(&self.db, username, address).await?
+        {
+            // A space is in neither a username nor an address: the key is unambiguous.
+            let key = format!("{username} {address}");
+            return self.take(Bucket::ResetCodeCheckKnown, &key, rules).await;
+        }
         self.take(purpose.checked_bucket(), username, rules).await
     }
 
-    /// Takes one code send for the username in every window, or none.
-    pub async fn take_code_send(&self, purpose: CodePurpose, username: &str) -> Checked {
+    /// Takes one code send for the address in every window, or none: for the username, and
+    /// for a sub-address (`name+tag@`) also for its mailbox, across tags and purposes.
+    pub async fn take_code_send(&self, purpose: CodePurpose, to: &Email) -> Checked {
         let rules = &self.limits.code_sends;
-        self.take(purpose.sent_bucket(), username, rules).await
+        if let Err(limited) = self.take(purpose.sent_bucket(), to.as_ref(), rules).await? {
+            return Ok(Err(limited));
+        }
+        let Some(mailbox) = to.tagged_mailbox() else {
+            return Ok(Ok(()));
+        };
+        let mailbox_rules = &self.limits.mailbox_sends;
+        if let Err(limited) = self
+            .take(Bucket::MailboxSent, &mailbox, mailbox_rules)
+            .await?
+        {
+            self.give_back(purpose.sent_bucket(), to.as_ref(), rules)
+                .await?;
+            return Ok(Err(limited));
+        }
+        Ok(Ok(()))
     }
 
     /// Returns a send taken for a code that never left (the mailer failed).
     pub async fn give_back_code_send(
         &self,
         purpose: CodePurpose,
-        username: &str,
+        to: &Email,
     ) -> Result<(), StoreError> {
         let rules = &self.limits.code_sends;
-        self.give_back(purpose.sent_bucket(), username, rules).await
+        self.give_back(purpose.sent_bucket(), to.as_ref(), rules)
+            .await?;
+        if let Some(mailbox) = to.tagged_mailbox() {
+            let rules = &self.limits.mailbox_sends;
+            self.give_back(Bucket::MailboxSent, &mailbox, rules).await?;
+        }
+        Ok(())
     }
 
     /// Reserves a password try before the hash is checked: within the username's cap of
@@ -305,12 +353,13 @@ mod tests {
         assert_eq!("30/1m".parse(), Ok(limit(30, 60)));
         assert_eq!(" 5 / 1h ".parse(), Ok(limit(5, 3600)));
         assert_eq!("1/60s".parse(), Ok(limit(1, 60)));
+        assert_eq!("20/365d".parse(), Ok(limit(20, 365 * 86400)));
         assert_eq!(
             parse_limits("1/1m,5/1h"),
             Ok(vec![limit(1, 60), limit(5, 3600)])
         );
         assert_eq!(parse_limits("off"), Ok(vec![]));
-        for bad in ["", "30", "30/", "x/1m", "30/1d", "0/1m", "30/0s", "-1/1m"] {
+        for bad in ["", "30", "30/", "x/1m", "30/1w", "0/1m", "30/0s", "-1/1m"] {
             assert!(bad.parse::<Limit>().is_err(), "{bad:?}");
         }
     }

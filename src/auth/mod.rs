@@ -1,5 +1,6 @@
 //! The sign-in domain: parsed inputs, password and code hashing, session tokens, rate limits,
 //! and the account rules (`AuthService`) that tie them to the store and the mailer.
+pub mod challenge;
 pub mod code;
 pub mod email;
 pub mod limits;
@@ -7,10 +8,12 @@ pub mod password;
 pub mod service;
 pub mod token;
 
+pub use challenge::{Challenge, ResetToken};
 pub use code::{CodeHasher, CodePolicy, CodePurpose, OneTimeCode};
 pub use email::Email;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
+pub use service::ResetProof;
 pub use service::{AuthError, AuthService, Session, SignOutScope};
-pub use service::{ChangeWithCurrent, CodeAttempt, LoginAttempt, NewAccount, ResetWithCode};
+pub use service::{ChangeWithCurrent, CodeAttempt, LoginAttempt, NewAccount, ResetAttempt};
 pub use token::{SessionToken, TokenClaims, TokenKeys};

@@ -68,13 +68,23 @@ pub struct Environment {
     pub cors_allowed_origins: String,
     /// Folder of static pages served at `/` when it exists.
     pub frontend_dir: String,
-    /// Requests to `/register`, `/login` and `/verify` per client address, as `30/1m`;
-    /// several limits separated by commas, or `off`.
+    /// Requests to the operations that take a password, a code or an address to mail (register,
+    /// login, verify, request-password-reset, reset-password, change-password) per client
+    /// address, as `30/1m`; several limits separated by commas, or `off`. Units: s, m, h, d.
     pub rate_limit_per_address: String,
-    /// Codes sent per username.
+    /// Codes sent per username, counted apart for sign-in and reset codes.
     pub rate_limit_code_sends: String,
-    /// Code checks per username (each code also dies after `OTP_MAX_ATTEMPTS` wrong tries).
+    /// Codes sent to sub-addresses (`name+tag@`) of one mailbox, across tags and purposes: so
+    /// that accounts on `victim+1@`, `victim+2@`… cannot flood `victim@`. Mail to the mailbox's
+    /// own address does not count here, so such a flood cannot hold back the owner's codes.
+    pub rate_limit_mailbox_sends: String,
+    /// Sign-in code checks per username (each code also dies after `OTP_MAX_ATTEMPTS` wrong
+    /// tries). Only checks that carry the code's challenge, or come from the address that asked
+    /// for it, count: nobody else can reach the code.
     pub rate_limit_code_verifies: String,
+    /// Reset code checks per username, whoever sends them (anyone can ask for a reset code).
+    /// The long window bounds guessing: see SECURITY.md. The reset mail's link is never limited.
+    pub rate_limit_reset_code_checks: String,
     /// Wrong passwords per username, whatever the back-off (NIST SP 800-63B: at most 100).
     pub rate_limit_password_failures: String,
     /// Consecutive wrong passwords after which each further try waits 2^(n - this) seconds
@@ -94,6 +104,13 @@ pub struct Environment {
     pub mailer: Option<String>,
     /// The SES-verified sender, `noreply@example.com` or `otp-login <noreply@example.com>`.
     pub sender_email: Option<String>,
+    /// Where the pages (`frontend/`) are served, e.g. `https://d111111abcdef8.cloudfront.net/`:
+    /// the reset mail links to its `reset.html`. Default: `http://localhost:PORT/` off Lambda;
+    /// on Lambda, without it, reset mails carry no link.
+    pub pages_url: Option<String>,
+    /// Where SES sends the decoy of a reset mail for an unknown account, so that the answer takes
+    /// as long as for a known one (`off` to send none; timing may then tell).
+    pub ses_decoy_address: String,
     /// SES configuration set to send with (for delivery events), if any.
     pub ses_configuration_set: Option<String>,
     /// Longest wait for SES to accept a message, in seconds (1 to 30).
@@ -139,7 +156,9 @@ impl Default for Environment {
             frontend_dir: "frontend".into(),
             rate_limit_per_address: "30/1m".into(),
             rate_limit_code_sends: "1/1m,5/1h".into(),
+            rate_limit_mailbox_sends: "1/1m,5/1h".into(),
             rate_limit_code_verifies: "10/1h".into(),
+            rate_limit_reset_code_checks: "10/1h,20/365d".into(),
             rate_limit_password_failures: "100/1h".into(),
             password_backoff_after: 5,
             password_backoff_max_seconds: 900,
@@ -147,6 +166,8 @@ impl Default for Environment {
             client_ipv6_prefix: 64,
             mailer: None,
             sender_email: None,
+            pages_url: None,
+            ses_decoy_address: "success@simulator.amazonses.com".into(),
             ses_configuration_set: None,
             ses_timeout_seconds: 5,
             aws_region: None,

@@ -32,6 +32,9 @@ pub struct Settings {
     pub limits: RateLimits,
     pub mail: MailerChoice,
     pub cors: CorsSettings,
+    /// Base URL of the pages, ending in `/`, for the link in reset mails; none on Lambda
+    /// unless `PAGES_URL` is set.
+    pub pages_url: Option<String>,
     /// Started by the Lambda runtime: serve its events instead of a TCP port.
     pub on_lambda: bool,
 }
@@ -82,6 +85,8 @@ pub struct SesSettings {
     pub sender: String,
     pub configuration_set: Option<String>,
     pub timeout: Duration,
+    /// Where decoys go (the SES mailbox simulator by default); none when `off`.
+    pub decoy: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +145,7 @@ impl Settings {
             keys: keys(&env, on_lambda)?,
             limits: limits(&env)?,
             mail: mailer(&env, on_lambda)?,
+            pages_url: pages_url(&env, on_lambda)?,
             server: ServerSettings {
                 bind: env.bind,
                 port: env.port,
@@ -263,7 +269,12 @@ fn limits(env: &Environment) -> Result<RateLimits, ConfigError> {
     Ok(RateLimits {
         per_address: parse(&env.rate_limit_per_address, "RATE_LIMIT_PER_ADDRESS")?,
         code_sends: parse(&env.rate_limit_code_sends, "RATE_LIMIT_CODE_SENDS")?,
+        mailbox_sends: parse(&env.rate_limit_mailbox_sends, "RATE_LIMIT_MAILBOX_SENDS")?,
         code_verifies: parse(&env.rate_limit_code_verifies, "RATE_LIMIT_CODE_VERIFIES")?,
+        reset_code_checks: parse(
+            &env.rate_limit_reset_code_checks,
+            "RATE_LIMIT_RESET_CODE_CHECKS",
+        )?,
         password_failures: parse(
             &env.rate_limit_password_failures,
             "RATE_LIMIT_PASSWORD_FAILURES",
@@ -313,8 +324,36 @@ fn mailer(env: &Environment, on_lambda: bool) -> Result<MailerChoice, ConfigErro
             sender: sender.to_owned(),
             configuration_set: env.ses_configuration_set.clone(),
             timeout: Duration::from_secs(env.ses_timeout_seconds),
+            decoy: decoy_address(&env.ses_decoy_address)?,
         })),
     }
+}
+
+fn decoy_address(raw: &str) -> Result<Option<String>, ConfigError> {
+    match raw.trim() {
+        off if off.eq_ignore_ascii_case("off") => Ok(None),
+        address if address.contains('@') => Ok(Some(address.to_owned())),
+        other => Err(ConfigError(format!(
+            "SES_DECOY_ADDRESS must be an email address or `off`, got {other:?}"
+        ))),
+    }
+}
+
+/// The pages' base URL, ending in `/`; by default the local server's own, which serves them.
+fn pages_url(env: &Environment, on_lambda: bool) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = env.pages_url.as_deref().map(str::trim) else {
+        return Ok((!on_lambda).then(|| format!("http://localhost:{}/", env.port)));
+    };
+    if !(raw.starts_with("https://") || raw.starts_with("http://")) || raw.contains(['#', '?']) {
+        return Err(ConfigError(format!(
+            "PAGES_URL must be an http(s) URL without a query or fragment, got {raw:?}"
+        )));
+    }
+    Ok(Some(if raw.ends_with('/') {
+        raw.to_owned()
+    } else {
+        format!("{raw}/")
+    }))
 }
 
 fn encode(part: &str) -> String {

@@ -125,8 +125,17 @@ fn ses_is_chosen_by_a_sender_and_dev_otherwise() {
             sender: "otp <noreply@example.com>".into(),
             configuration_set: None,
             timeout: Duration::from_secs(5),
+            decoy: Some("success@simulator.amazonses.com".into()),
         })
     );
+    let no_decoy = settings(&[
+        ("SENDER_EMAIL", "a@example.com"),
+        ("SES_DECOY_ADDRESS", "off"),
+    ]);
+    assert!(matches!(
+        no_decoy.unwrap().mail,
+        MailerChoice::Ses(SesSettings { decoy: None, .. })
+    ));
     let forced_dev = settings(&[("SENDER_EMAIL", "a@example.com"), ("MAILER", "dev")]);
     assert_eq!(forced_dev.unwrap().mail, MailerChoice::Development);
     for (vars, name) in [
@@ -135,7 +144,7 @@ fn ses_is_chosen_by_a_sender_and_dev_otherwise() {
         (&[("SENDER_EMAIL", "nobody")][..], "SENDER_EMAIL"),
         (&[("SES_TIMEOUT_SECONDS", "0")][..], "SES_TIMEOUT_SECONDS"),
         (
-            &[("RATE_LIMIT_CODE_SENDS", "1/1m,5/1d")][..],
+            &[("RATE_LIMIT_CODE_SENDS", "1/1m,5/1w")][..],
             "RATE_LIMIT_CODE_SENDS",
         ),
     ] {
@@ -164,4 +173,57 @@ fn schema_lists_every_variable_with_its_default() {
     assert!(properties.contains_key("DATABASE_URL"));
     assert_eq!(properties["OTP_TTL_SECONDS"]["default"], 300);
     assert_eq!(properties["RATE_LIMIT_PER_ADDRESS"]["default"], "30/1m");
+}
+
+#[test]
+fn the_reset_link_points_at_the_pages() {
+    let local = settings(&[("PORT", "8081")]).unwrap();
+    assert_eq!(local.pages_url.as_deref(), Some("http://localhost:8081/"));
+    let set = settings(&[("PAGES_URL", "https://pages.example/app")]).unwrap();
+    assert_eq!(set.pages_url.as_deref(), Some("https://pages.example/app/"));
+    for bad in [
+        "pages.example",
+        "https://pages.example/#x",
+        "ftp://pages.example/",
+    ] {
+        assert!(error(&[("PAGES_URL", bad)]).contains("PAGES_URL"), "{bad}");
+    }
+}
+
+/// The most requests a set of GCRA limits lets through in any span of time: each lets its
+/// `max` at once and one more per `window / max` after that.
+fn most_in(limits: &[Limit], span: Duration) -> u64 {
+    limits
+        .iter()
+        .map(|l| u64::from(l.max) + span.as_secs() * u64::from(l.max) / l.window.as_secs())
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// SECURITY.md's guessing bound, computed from the defaults it names. Reset codes are the only
+/// codes a stranger can reach (a sign-in code answers only with its 128-bit challenge, or from
+/// the address that asked for it), so the year's reset checks bound the chance.
+#[test]
+fn the_defaults_keep_a_strangers_chance_to_guess_a_code_below_one_in_ten_thousand_a_year() {
+    let s = settings(&[]).unwrap();
+    let limit = |max, secs| Limit {
+        max,
+        window: Duration::from_secs(secs),
+    };
+    let year = Duration::from_secs(365 * 86_400);
+    assert_eq!(
+        s.limits.reset_code_checks,
+        vec![limit(10, 3600), limit(20, 365 * 86_400)]
+    );
+    assert_eq!(s.limits.code_verifies, vec![limit(10, 3600)]);
+    assert_eq!(s.limits.code_sends, vec![limit(1, 60), limit(5, 3600)]);
+    assert_eq!(s.limits.mailbox_sends, vec![limit(1, 60), limit(5, 3600)]);
+    assert_eq!((s.codes.max_attempts, s.codes.lock_after), (5, 100));
+
+    let checks = most_in(&s.limits.reset_code_checks, year);
+    assert_eq!(checks, 40);
+    // Each check is one try at a code drawn from a million; a code's tries are distinct
+    // guesses at most, so each succeeds with at most 1 / (1,000,000 - 4).
+    let chance = checks as f64 / (1_000_000.0 - 4.0);
+    assert!(chance < 1e-4, "{chance}");
 }

@@ -15,6 +15,12 @@ pub struct Model {
     pub attempts: i32,
     pub consumed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Hex SHA-256 of the challenge answered to the request that asked for the code.
+    pub challenge_hash: Option<String>,
+    /// The client address (as the rate limits key it) that asked for the code.
+    pub issued_to: Option<String>,
+    /// Hex SHA-256 of the secret in a reset mail's link.
+    pub link_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

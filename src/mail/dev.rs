@@ -1,6 +1,7 @@
 //! The development mailer: writes the code to the log for the developer, and keeps the latest
 //! messages in memory for tests. Never chosen when running on Lambda.
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::{CodeMessage, MailError, Mailer, Notice};
@@ -15,11 +16,14 @@ pub struct SentMessage {
     /// The code, or empty for a notice.
     pub code: String,
     pub text: String,
+    /// The reset link, if the message has one.
+    pub link: Option<String>,
 }
 
 #[derive(Default)]
 pub struct DevMailer {
     sent: Mutex<VecDeque<SentMessage>>,
+    decoys: AtomicUsize,
 }
 
 impl DevMailer {
@@ -30,6 +34,11 @@ impl DevMailer {
             .rev()
             .find(|m| !m.code.is_empty())
             .map(|m| m.code)
+    }
+
+    /// How many decoys were "sent" (reset requests for accounts that do not exist).
+    pub fn decoys(&self) -> usize {
+        self.decoys.load(Ordering::Relaxed)
     }
 
     /// Every kept message, oldest first.
@@ -76,7 +85,13 @@ impl Mailer for DevMailer {
             subject: message.subject().to_owned(),
             code: message.code.expose().to_owned(),
             text: message.text_body(),
+            link: message.link.clone(),
         });
+        Ok(())
+    }
+
+    async fn send_decoy(&self, _message: &CodeMessage) -> Result<(), MailError> {
+        self.decoys.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -87,6 +102,7 @@ impl Mailer for DevMailer {
             subject: notice.subject.to_owned(),
             code: String::new(),
             text: notice.text.clone(),
+            link: None,
         });
         Ok(())
     }

@@ -17,6 +17,9 @@ pub struct CodeMessage {
     pub code: OneTimeCode,
     pub valid_for: Duration,
     pub purpose: CodePurpose,
+    /// For a reset code: a link to the reset page that works without the code, so that the
+    /// owner can always reset, whoever asked for the mail.
+    pub link: Option<String>,
 }
 
 pub const SUBJECT: &str = "Your sign-in code";
@@ -55,9 +58,14 @@ impl CodeMessage {
 
     pub fn text_body(&self) -> String {
         let (lead, ignore) = self.wording();
+        let link = match &self.link {
+            Some(link) => format!("Or open this link to choose a new password:\n{link}\n\n"),
+            None => String::new(),
+        };
         format!(
             "{lead} {code}\n\n\
              It expires in {minutes} and can be used once.\n\n\
+             {link}\
              {ignore}\n",
             code = self.code.expose(),
             minutes = self.minutes(),
@@ -66,17 +74,35 @@ impl CodeMessage {
 
     pub fn html_body(&self) -> String {
         let (lead, ignore) = self.wording();
+        let link = match &self.link {
+            Some(link) => format!(
+                "<p><a href=\"{href}\">Choose a new password</a> (the link works once, \
+                 in the same time)</p>",
+                href = escape_attribute(link)
+            ),
+            None => String::new(),
+        };
         format!(
             "<!doctype html><html><body style=\"font-family:sans-serif\">\
              <p>{lead}</p>\
              <p style=\"font-size:28px;font-weight:bold;letter-spacing:4px\">{code}</p>\
              <p>It expires in {minutes} and can be used once.</p>\
+             {link}\
              <p style=\"color:#666\">{ignore}</p>\
              </body></html>",
             code = self.code.expose(),
             minutes = self.minutes(),
         )
     }
+}
+
+/// The link is ours (a configured base, a percent-encoded address and a hex secret), but an
+/// attribute value is escaped all the same.
+fn escape_attribute(raw: &str) -> String {
+    raw.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Why a code could not be handed over for delivery.
@@ -122,6 +148,10 @@ impl Notice {
 pub trait Mailer: Send + Sync {
     async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError>;
     async fn send_notice(&self, notice: &Notice) -> Result<(), MailError>;
+    /// Does the work of sending `message` without delivering it to anyone: what a reset
+    /// request for an unknown account does, so that it takes as long as one for a known
+    /// account however slow the mail service is. SES sends it to its mailbox simulator.
+    async fn send_decoy(&self, message: &CodeMessage) -> Result<(), MailError>;
 }
 
 #[cfg(test)]
@@ -134,7 +164,24 @@ mod tests {
             code: OneTimeCode::parse("031337").unwrap(),
             valid_for: Duration::from_secs(secs),
             purpose: CodePurpose::SignIn,
+            link: None,
         }
+    }
+
+    #[test]
+    fn a_reset_link_is_in_both_parts_and_escaped_in_html() {
+        let m = CodeMessage {
+            purpose: CodePurpose::PasswordReset,
+            link: Some("https://pages.example/reset.html#username=a%40b.c&token=ab".into()),
+            ..message(300)
+        };
+        assert!(m
+            .text_body()
+            .contains("https://pages.example/reset.html#username=a%40b.c&token=ab"));
+        assert!(m
+            .html_body()
+            .contains("href=\"https://pages.example/reset.html#username=a%40b.c&amp;token=ab\""));
+        assert!(!message(300).text_body().contains("link"));
     }
 
     #[test]

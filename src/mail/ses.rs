@@ -105,6 +105,20 @@ impl Mailer for SesMailer {
         let content = Self::content(notice.subject, notice.text.clone(), None)?;
         self.send(notice.to.as_ref(), content, "notice").await
     }
+
+    /// The same message, to the SES mailbox simulator: a real send that reaches nobody and
+    /// costs the sender's reputation nothing.
+    async fn send_decoy(&self, message: &CodeMessage) -> Result<(), MailError> {
+        let Some(decoy) = &self.settings.decoy else {
+            return Ok(());
+        };
+        let content = Self::content(
+            message.subject(),
+            message.text_body(),
+            Some(message.html_body()),
+        )?;
+        self.send(decoy, content, "decoy").await
+    }
 }
 
 /// The SES client for these settings, bounding each send by the timeout so that a hung SES

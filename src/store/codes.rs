@@ -27,6 +27,25 @@ impl Purpose {
     }
 }
 
+/// What ties a code to the request that asked for it: the hash of the challenge that request
+/// was answered with, and its client address. A reset code also has its link's hash.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    pub challenge_hash: &'a str,
+    pub issued_to: &'a str,
+    pub link_hash: Option<&'a str>,
+}
+
+/// A live code as the domain checks it. The binding columns are empty for a code stored
+/// before codes were bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCode {
+    pub code_hash: String,
+    pub challenge_hash: Option<String>,
+    pub issued_to: Option<String>,
+    pub link_hash: Option<String>,
+}
+
 /// Stores a new code for the user, replacing (and so invalidating) any previous one of the
 /// same purpose.
 pub async fn replace(
@@ -34,6 +53,7 @@ pub async fn replace(
     user_id: i32,
     purpose: Purpose,
     code_hash: &str,
+    binding: Binding<'_>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let row = one_time_codes::ActiveModel {
@@ -44,6 +64,9 @@ pub async fn replace(
         attempts: Set(0),
         consumed_at: Set(None),
         created_at: Set(now()),
+        challenge_hash: Set(Some(binding.challenge_hash.to_owned())),
+        issued_to: Set(Some(binding.issued_to.to_owned())),
+        link_hash: Set(binding.link_hash.map(str::to_owned)),
         ..Default::default()
     };
     Entity::insert(row)
@@ -55,6 +78,9 @@ pub async fn replace(
                     Column::Attempts,
                     Column::ConsumedAt,
                     Column::CreatedAt,
+                    Column::ChallengeHash,
+                    Column::IssuedTo,
+                    Column::LinkHash,
                 ])
                 .to_owned(),
         )
@@ -63,23 +89,68 @@ pub async fn replace(
     Ok(())
 }
 
-/// The hash of the user's code of this purpose if it is live: unused, unexpired, with tries
-/// left.
-pub async fn live_hash(
+/// Hands the user's live code of this purpose to a new request: the one that proved the
+/// password again while the send limit kept a new code from going out. Its tries and lifetime
+/// stay as they were. Answers whether there was a live code to hand over.
+pub async fn rebind(
+    db: &DatabaseConnection,
+    user_id: i32,
+    purpose: Purpose,
+    challenge_hash: &str,
+    issued_to: &str,
+) -> Result<bool, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::ChallengeHash, Expr::value(challenge_hash))
+        .col_expr(Column::IssuedTo, Expr::value(issued_to))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::ConsumedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The user's code of this purpose if it is live: unused, unexpired, with tries left.
+pub async fn live(
     db: &DatabaseConnection,
     user_id: i32,
     purpose: Purpose,
     max_attempts: u32,
-) -> Result<Option<String>, StoreError> {
-    Ok(Entity::find()
+) -> Result<Option<LiveCode>, StoreError> {
+    find_unspent(db, user_id, purpose, Some(max_attempts)).await
+}
+
+/// The user's code of this purpose if it is unused and unexpired, whatever tries it had: what
+/// a reset mail's link spends.
+pub async fn unspent(
+    db: &DatabaseConnection,
+    user_id: i32,
+    purpose: Purpose,
+) -> Result<Option<LiveCode>, StoreError> {
+    find_unspent(db, user_id, purpose, None).await
+}
+
+async fn find_unspent(
+    db: &DatabaseConnection,
+    user_id: i32,
+    purpose: Purpose,
+    max_attempts: Option<u32>,
+) -> Result<Option<LiveCode>, StoreError> {
+    let mut query = Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Purpose.eq(purpose.as_str()))
         .filter(Column::ConsumedAt.is_null())
-        .filter(Column::Attempts.lt(max_attempts))
-        .filter(Column::ExpiresAt.gt(now()))
-        .one(db)
-        .await?
-        .map(|row| row.code_hash))
+        .filter(Column::ExpiresAt.gt(now()));
+    if let Some(max_attempts) = max_attempts {
+        query = query.filter(Column::Attempts.lt(max_attempts));
+    }
+    Ok(query.one(db).await?.map(|row| LiveCode {
+        code_hash: row.code_hash,
+        challenge_hash: row.challenge_hash,
+        issued_to: row.issued_to,
+        link_hash: row.link_hash,
+    }))
 }
 
 /// Counts one try against the code, if it is still live (unused, unexpired, tries left).
@@ -93,7 +164,7 @@ pub async fn record_attempt(
 ) -> Result<bool, StoreError> {
     let result = Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(live(user_id, purpose, code_hash))
+        .filter(unspent_code(user_id, purpose, code_hash))
         .filter(Column::Attempts.lt(max_attempts))
         .filter(Column::ExpiresAt.gt(now()))
         .exec(db)
@@ -111,7 +182,7 @@ pub async fn consume<C: ConnectionTrait>(
 ) -> Result<bool, StoreError> {
     let result = Entity::update_many()
         .col_expr(Column::ConsumedAt, Expr::value(now()))
-        .filter(live(user_id, purpose, code_hash))
+        .filter(unspent_code(user_id, purpose, code_hash))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -133,7 +204,7 @@ pub async fn discard(
     Ok(())
 }
 
-fn live(user_id: i32, purpose: Purpose, code_hash: &str) -> sea_orm::Condition {
+fn unspent_code(user_id: i32, purpose: Purpose, code_hash: &str) -> sea_orm::Condition {
     sea_orm::Condition::all()
         .add(Column::UserId.eq(user_id))
         .add(Column::Purpose.eq(purpose.as_str()))

@@ -62,6 +62,25 @@ pub async fn find_live(
         }))
 }
 
+/// Inside a transaction: whether the user's session is still live, holding its row until the
+/// transaction ends, so that a sign-out racing the transaction lands after it or not at all.
+pub async fn hold_live<C: ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let held = Entity::update_many()
+        .col_expr(Column::LastSeenAt, Expr::col(Column::LastSeenAt).into())
+        .filter(Column::Id.eq(id))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(held == 1)
+}
+
 /// Records that the session was used, at most once a minute.
 pub async fn seen(db: &DatabaseConnection, session: &SessionRecord) -> Result<(), StoreError> {
     let now = now();

@@ -111,43 +111,72 @@ pub async fn reset_password(
         txn.rollback().await?;
         return Ok(false);
     }
-    replace_password(&txn, id, password_hash, None).await?;
+    replace_password(&txn, id, password_hash, None, None).await?;
     txn.commit().await?;
     Ok(true)
 }
 
+/// What became of a signed-in user's password change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChange {
+    Changed,
+    /// The session ended (signed out, or every session ended by a reset or a change) while the
+    /// new password was being hashed; nothing changed.
+    SessionEnded,
+    /// The stored password is no longer the one that was checked; nothing changed.
+    PasswordMoved,
+}
+
 /// Sets a new password chosen by a signed-in user, ending every other session of theirs, in
-/// one transaction.
+/// one transaction, and only while the session is still live and the stored password is still
+/// `checked`, the one its owner proved: the hash takes long enough for a sign-out or a reset
+/// to land in between.
 pub async fn change_password(
     db: &DatabaseConnection,
     id: i32,
+    checked: &str,
     password_hash: &str,
     current_session: &str,
-) -> Result<(), StoreError> {
+) -> Result<PasswordChange, StoreError> {
     let txn = db.begin().await?;
-    replace_password(&txn, id, password_hash, Some(current_session)).await?;
+    // Locks the session row: a sign-out racing this one waits for it, or has already won.
+    if !sessions::hold_live(&txn, id, current_session).await? {
+        txn.rollback().await?;
+        return Ok(PasswordChange::SessionEnded);
+    }
+    let keep = Some(current_session);
+    if !replace_password(&txn, id, password_hash, keep, Some(checked)).await? {
+        txn.rollback().await?;
+        return Ok(PasswordChange::PasswordMoved);
+    }
     txn.commit().await?;
-    Ok(())
+    Ok(PasswordChange::Changed)
 }
 
 /// A new password ends the run of wrong codes, the pending sign-in code, and every session
-/// but `keep`.
+/// but `keep`. With `expected`, only if the stored password is still that; answers whether the
+/// password was set.
 async fn replace_password<C: ConnectionTrait>(
     db: &C,
     id: i32,
     password_hash: &str,
     keep: Option<&str>,
-) -> Result<(), StoreError> {
-    users::Entity::update_many()
+    expected: Option<&str>,
+) -> Result<bool, StoreError> {
+    let mut update = users::Entity::update_many()
         .col_expr(users::Column::Password, Expr::value(password_hash))
         .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(users::Column::FailedCodes, Expr::value(0))
-        .filter(users::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+        .filter(users::Column::Id.eq(id));
+    if let Some(expected) = expected {
+        update = update.filter(users::Column::Password.eq(expected));
+    }
+    if update.exec(db).await?.rows_affected != 1 {
+        return Ok(false);
+    }
     codes::discard_all(db, id, Purpose::SignIn).await?;
     sessions::revoke_all(db, id, keep).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The user with this id, if it still exists.

@@ -1,6 +1,9 @@
 //! Whether an account exists must not show, in the answer or in its timing.
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use otp_login::mail::DevMailer;
 
 use crate::helpers::*;
 
@@ -89,6 +92,39 @@ async fn asking_for_a_reset_takes_as_long_for_an_unknown_user() {
         },
         move || async move {
             assert_status(app.request_reset(&unique_email()).await, 200).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn asking_for_a_reset_takes_as_long_for_an_unknown_user_when_mail_is_slow() {
+    let delay = Duration::from_millis(1200);
+    let app = test_app()
+        .mailer(SlowMailer {
+            delivered: Arc::new(DevMailer::default()),
+            delay,
+        })
+        .spawn()
+        .await;
+    let known = unique_email();
+    assert_status(app.register(&known, PASSWORD).await, 201).await;
+    let (app, known) = (&app, known.as_str());
+    assert_alike_in_time(
+        "request-password-reset with a 1.2 s mail service",
+        5,
+        move || async move {
+            let started = Instant::now();
+            assert_status(app.request_reset(known).await, 200).await;
+            assert!(started.elapsed() >= delay);
+        },
+        move || async move {
+            let started = Instant::now();
+            assert_status(app.request_reset(&unique_email()).await, 200).await;
+            assert!(
+                started.elapsed() >= delay,
+                "the decoy takes as long as a send"
+            );
         },
     )
     .await;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use otp_login::config::Settings;
-use otp_login::mail::{DevMailer, Mailer};
+use otp_login::mail::{CodeMessage, DevMailer, MailError, Mailer, Notice};
 use otp_login::server::Application;
 use rand::distr::{Alphanumeric, SampleString};
 use reqwest::{Response, StatusCode};
@@ -123,6 +123,8 @@ fn settings_for(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
         ("RATE_LIMIT_PER_ADDRESS".to_owned(), "off".to_owned()),
         ("RATE_LIMIT_CODE_SENDS".to_owned(), "off".to_owned()),
         ("RATE_LIMIT_CODE_VERIFIES".to_owned(), "off".to_owned()),
+        ("RATE_LIMIT_RESET_CODE_CHECKS".to_owned(), "off".to_owned()),
+        ("RATE_LIMIT_MAILBOX_SENDS".to_owned(), "off".to_owned()),
         ("RATE_LIMIT_PASSWORD_FAILURES".to_owned(), "off".to_owned()),
         ("PASSWORD_BACKOFF_AFTER".to_owned(), "0".to_owned()),
     ]
@@ -358,7 +360,13 @@ impl TestApp {
 
     /// The whole flow, returning the session token.
     pub async fn sign_in(&self, username: &str) -> String {
-        self.register_and_login(username).await;
+        assert_status(self.register(username, PASSWORD).await, 201).await;
+        self.sign_in_again(username).await
+    }
+
+    /// Logs in and verifies as the registered `username`, returning another session's token.
+    pub async fn sign_in_again(&self, username: &str) -> String {
+        assert_status(self.login(username, PASSWORD).await, 200).await;
         let body = assert_status(self.verify(username, &self.code_for(username)).await, 200).await;
         body["token"].as_str().expect("token").to_owned()
     }
@@ -412,4 +420,56 @@ pub async fn assert_answer(response: Response, expected: u16, message: &str) -> 
     let body = assert_status(response, expected).await;
     assert_eq!(body["message"], message, "{body}");
     body
+}
+
+impl TestApp {
+    /// A JSON request from `address` (the app must trust `X-Forwarded-For`).
+    pub async fn post_from(&self, address: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("x-forwarded-for", address)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// The challenge a 200 from `/login` or `/request-password-reset` carries.
+pub async fn challenge_of(response: Response) -> String {
+    let body = assert_status(response, 200).await;
+    let challenge = body["challenge"].as_str().expect("a challenge").to_owned();
+    assert_eq!(challenge.len(), 32, "{body}");
+    challenge
+}
+
+/// A well-formed challenge (or link secret) that the service never issued.
+pub fn random_challenge() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A mail service that takes `delay` to accept anything (SES on a bad day), then hands the
+/// message to `delivered`.
+pub struct SlowMailer {
+    pub delivered: Arc<DevMailer>,
+    pub delay: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl Mailer for SlowMailer {
+    async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
+        tokio::time::sleep(self.delay).await;
+        self.delivered.send_code(message).await
+    }
+
+    async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
+        tokio::time::sleep(self.delay).await;
+        self.delivered.send_notice(notice).await
+    }
+
+    async fn send_decoy(&self, message: &CodeMessage) -> Result<(), MailError> {
+        tokio::time::sleep(self.delay).await;
+        self.delivered.send_decoy(message).await
+    }
 }

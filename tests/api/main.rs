@@ -1,5 +1,6 @@
 //! End-to-end tests through the public HTTP interface, against MariaDB (each test in its own
 //! fresh database) and, where named, against the embedded SQLite default.
+mod abuse;
 mod bad_input;
 mod cli;
 mod docs;

@@ -230,8 +230,13 @@ async fn an_unknown_user_gets_the_same_answer_and_no_mail() {
     let known = unique_email();
     let unknown = unique_email();
     assert_status(app.register(&known, PASSWORD).await, 201).await;
-    let for_known = assert_status(app.request_reset(&known).await, 200).await;
-    let for_unknown = assert_status(app.request_reset(&unknown).await, 200).await;
+    let mut for_known = assert_status(app.request_reset(&known).await, 200).await;
+    let mut for_unknown = assert_status(app.request_reset(&unknown).await, 200).await;
+    // Each answer has a challenge of its own, alike in form.
+    for body in [&mut for_known, &mut for_unknown] {
+        let challenge = body["challenge"].take();
+        assert_eq!(challenge.as_str().map(str::len), Some(32), "{body}");
+    }
     assert_eq!(for_known, for_unknown);
     assert_eq!(app.mails_to(&known, RESET_SUBJECT), 1);
     assert!(app.mailer().messages_to(&unknown).is_empty());
@@ -281,7 +286,7 @@ async fn reset_codes_are_limited_per_username_like_sign_in_codes() {
     let app = test_app()
         .env(&[
             ("RATE_LIMIT_CODE_SENDS", "2/1h"),
-            ("RATE_LIMIT_CODE_VERIFIES", "2/1h"),
+            ("RATE_LIMIT_RESET_CODE_CHECKS", "2/1h"),
         ])
         .spawn()
         .await;

@@ -49,9 +49,13 @@ pub(crate) fn ses_mailer(aws: &SdkConfig, sender: &str, timeout: Duration) -> Se
         sender: sender.to_owned(),
         configuration_set: None,
         timeout,
+        decoy: Some(DECOY.to_owned()),
     };
     SesMailer::new(aws, &settings)
 }
+
+/// The SES mailbox simulator: accepts a message and delivers it to nobody.
+const DECOY: &str = "success@simulator.amazonses.com";
 
 async fn spawn_app_sending_with(mailer: SesMailer) -> TestApp {
     test_app().mailer(mailer).spawn().await
@@ -205,4 +209,25 @@ async fn the_lock_notice_goes_out_through_ses() {
     let delivered = delivered_to(&email).await;
     assert_eq!(delivered.len(), 2, "{delivered:?}");
     assert_eq!(delivered[1].0, "Sign-in to your account is locked");
+}
+
+#[tokio::test]
+async fn a_reset_request_for_an_unknown_account_sends_its_decoy_through_ses() {
+    let aws = aws_config(&ses_endpoint()).await;
+    let sender = verified_sender(&aws).await;
+    let app = spawn_app_sending_with(ses_mailer(&aws, &sender, Duration::from_secs(5))).await;
+    let before = delivered_to(DECOY).await.len();
+    let unknown = unique_email();
+    assert_status(app.request_reset(&unknown).await, 200).await;
+    let decoys = delivered_to(DECOY).await;
+    assert_eq!(
+        decoys.len(),
+        before + 1,
+        "one decoy to the mailbox simulator"
+    );
+    assert_eq!(decoys.last().unwrap().0, "Your password reset code");
+    assert!(
+        delivered_to(&unknown).await.is_empty(),
+        "nothing reaches the address asked for"
+    );
 }

@@ -3,27 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use otp_login::mail::{CodeMessage, DevMailer, MailError, Mailer, Notice};
+use otp_login::mail::DevMailer;
 
 use crate::helpers::*;
-
-/// A mailer that takes its time, so a request is surely in flight when the stop comes.
-struct SlowMailer {
-    delivered: Arc<DevMailer>,
-    delay: Duration,
-}
-
-#[async_trait::async_trait]
-impl Mailer for SlowMailer {
-    async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
-        tokio::time::sleep(self.delay).await;
-        self.delivered.send_code(message).await
-    }
-
-    async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
-        self.delivered.send_notice(notice).await
-    }
-}
 
 #[tokio::test]
 async fn a_request_in_flight_when_the_server_stops_still_gets_its_answer() {

@@ -16,7 +16,7 @@ use crate::mail::{MailError, Mailer};
 use crate::store::users::{self, UserRecord};
 use crate::store::{self, Db, StoreError};
 
-pub use password::{ChangeWithCurrent, ResetWithCode, RESET_REQUEST_FLOOR};
+pub use password::{ChangeWithCurrent, ResetAttempt, ResetProof, RESET_REQUEST_FLOOR};
 pub use sessions::{Session, SignOutScope};
 pub use sign_in::{CodeAttempt, LoginAttempt, NewAccount};
 
@@ -91,6 +91,8 @@ pub struct AuthService {
     tokens: TokenKeys,
     mailer: Arc<dyn Mailer>,
     limiter: RateLimiter,
+    /// Where the pages are served, for the link in reset mails; none, no link.
+    pages_url: Option<String>,
 }
 
 impl AuthService {
@@ -111,7 +113,14 @@ impl AuthService {
             tokens,
             mailer,
             limiter,
+            pages_url: None,
         }
+    }
+
+    /// Reset mails link to `reset.html` under `pages_url` (which ends in `/`).
+    pub fn with_reset_links(mut self, pages_url: Option<String>) -> Self {
+        self.pages_url = pages_url;
+        self
     }
 
     /// Closes the database pool once the requests in flight are done.

@@ -2,21 +2,37 @@
 //! user who knows the current one.
 use std::time::Duration;
 
-use super::{allowed, limited_event, AuthError, AuthService, PasswordFor, Session};
-use crate::auth::{CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
-use crate::store::users;
+use super::{allowed, allowed_for, limited_event, AuthError, AuthService, PasswordFor, Session};
+use crate::auth::ResetToken;
+use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
+use crate::mail::CodeMessage;
+use crate::store::codes;
+use crate::store::users::{self, PasswordChange, UserRecord};
 
 /// A password-reset request answers no sooner than this after it began, whether or not the
-/// account exists, so that its timing does not tell (mailing a code through SES usually takes
-/// well under this).
+/// account exists. Past it, the timing is still alike: an unknown account's request sends a
+/// decoy through the same mail service.
 pub const RESET_REQUEST_FLOOR: Duration = Duration::from_millis(300);
 
-/// A new password for an account, with the reset code mailed to it.
+/// A new password for an account, with what proves the mailbox.
 #[derive(Debug)]
-pub struct ResetWithCode {
+pub struct ResetAttempt {
     pub username: Email,
-    pub code: OneTimeCode,
+    pub proof: ResetProof,
     pub new_password: NewPassword,
+}
+
+/// What a reset mail gave its reader.
+#[derive(Debug)]
+pub enum ResetProof {
+    /// The code, with the challenge the request for it answered (none from the address that
+    /// asked, as the old contract did).
+    Code {
+        code: OneTimeCode,
+        challenge: Option<Challenge>,
+    },
+    /// The secret of the mail's link: enough on its own.
+    Link(ResetToken),
 }
 
 /// A new password for the signed-in user, with the current one.
@@ -27,42 +43,42 @@ pub struct ChangeWithCurrent {
 }
 
 impl AuthService {
-    /// Mails a password-reset code if the account exists. The answer is the same, and comes
-    /// no sooner than `RESET_REQUEST_FLOOR`, whether it exists or not; only the per-address
-    /// limit and an outage of our own database answer otherwise.
+    /// Mails a password-reset code if the account exists. The answer is the same (a challenge
+    /// for the code), and comes no sooner than `RESET_REQUEST_FLOOR`, whether it exists or
+    /// not; only the per-address limit and an outage of our own database answer otherwise.
     pub async fn request_password_reset(
         &self,
         client: &str,
         username: &Email,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Challenge, AuthError> {
         let answer_at = tokio::time::Instant::now() + RESET_REQUEST_FLOOR;
-        let result = self.send_reset_code(client, username).await;
-        if tokio::time::Instant::now() > answer_at {
-            tracing::warn!("password-reset request outlasted its floor: timing may tell");
-        }
+        let challenge = Challenge::generate();
+        let result = self.send_reset_code(client, username, &challenge).await;
         tokio::time::sleep_until(answer_at).await;
-        result
+        result.map(|()| challenge)
     }
 
-    async fn send_reset_code(&self, client: &str, username: &Email) -> Result<(), AuthError> {
+    async fn send_reset_code(
+        &self,
+        client: &str,
+        username: &Email,
+        challenge: &Challenge,
+    ) -> Result<(), AuthError> {
         allowed(self.limiter.hit_from_address(client).await)?;
         // Keyed by the name asked for, known or not, and never a 429: the answer must not
         // tell whether a code went out.
         let purpose = CodePurpose::PasswordReset;
-        if let Err(limited) = self
-            .limiter
-            .take_code_send(purpose, username.as_ref())
-            .await?
-        {
+        if let Err(limited) = self.limiter.take_code_send(purpose, username).await? {
             limited_event(client, purpose.send_limit(), limited);
             return Ok(());
         }
         let Some(user) = users::find_by_username(&self.db, username.as_ref()).await? else {
             tracing::info!(event = "reset_unknown_user", client, "no such account");
+            self.send_decoy(username, purpose).await;
             return Ok(());
         };
         let to = Email::parse(&user.username).map_err(|_| purpose.refusal())?;
-        match self.send_code(client, &user, to, purpose).await {
+        match self.send_code(client, &user, to, purpose, challenge).await {
             // A failed send answers like a sent one (a 502 would say the account exists);
             // the log has it, and the user can ask again.
             Err(AuthError::MailFailed(err) | AuthError::MailThrottled(err)) => {
@@ -73,24 +89,56 @@ impl AuthService {
         }
     }
 
-    /// Spends a live reset code and sets the new password. The new password unlocks sign-in
-    /// by code and ends every session; a racing reset with the same code gets the refusal.
+    /// The work of a reset mail for an account that does not exist, through the same mail
+    /// service and as long, delivered to nobody: before the answer, since on Lambda nothing
+    /// runs after it.
+    async fn send_decoy(&self, to: &Email, purpose: CodePurpose) {
+        let message = CodeMessage {
+            link: self.reset_link(to, &ResetToken::generate()),
+            to: to.clone(),
+            code: OneTimeCode::generate(),
+            valid_for: self.code_policy.ttl,
+            purpose,
+        };
+        if let Err(err) = self.mailer.send_decoy(&message).await {
+            tracing::warn!(error = %err, "could not send the decoy of a reset mail");
+        }
+    }
+
+    /// Spends a live reset code (or the secret of its mail's link) and sets the new password.
+    /// The new password unlocks sign-in by code and ends every session; a racing reset with
+    /// the same code gets the refusal.
     pub async fn reset_password(
         &self,
         client: &str,
-        reset: &ResetWithCode,
+        reset: &ResetAttempt,
     ) -> Result<(), AuthError> {
-        let ResetWithCode {
+        let ResetAttempt {
             username,
-            code,
+            proof,
             new_password,
         } = reset;
         allowed(self.limiter.hit_from_address(client).await)?;
         let purpose = CodePurpose::PasswordReset;
+        if let ResetProof::Code { .. } = proof {
+            // Counted for the name asked for before anything is looked up, known or not: a
+            // limit that held only for real accounts would say which exist.
+            let checked = self
+                .limiter
+                .take_code_check(purpose, username.as_ref(), client)
+                .await;
+            allowed_for(client, purpose.check_limit(), checked)?;
+        }
         let user = users::find_by_username(&self.db, username.as_ref())
             .await?
             .ok_or_else(|| purpose.refusal())?;
-        let stored = self.check_code(client, &user, purpose, code).await?;
+        let stored = match proof {
+            ResetProof::Code { code, challenge } => {
+                self.check_code(client, &user, purpose, code, challenge.as_ref())
+                    .await?
+            }
+            ResetProof::Link(token) => self.check_link(&user, token).await?,
+        };
         // Hashed before the code is spent, so a busy hasher leaves the code usable.
         let hash = self.passwords.hash(new_password).await?;
         if !users::reset_password(&self.db, user.id, &stored, &hash).await? {
@@ -100,9 +148,24 @@ impl AuthService {
             event = "password_reset",
             client,
             user_id = user.id,
+            by = match proof {
+                ResetProof::Code { .. } => "code",
+                ResetProof::Link(_) => "link",
+            },
             "password reset; every session ended"
         );
         Ok(())
+    }
+
+    /// The live reset code whose mail's link carries `token`, whatever tries its code had:
+    /// 128 bits need no limit.
+    async fn check_link(&self, user: &UserRecord, token: &ResetToken) -> Result<String, AuthError> {
+        let purpose = CodePurpose::PasswordReset;
+        codes::unspent(&self.db, user.id, purpose.column())
+            .await?
+            .filter(|live| live.link_hash.as_deref().is_some_and(|h| token.matches(h)))
+            .map(|live| live.code_hash)
+            .ok_or_else(|| purpose.refusal())
     }
 
     /// Changes the signed-in user's password after checking the current one (a wrong one
@@ -132,7 +195,30 @@ impl AuthService {
             )
             .await?;
         let hash = self.passwords.hash(new_password).await?;
-        users::change_password(&self.db, user.id, &hash, &session.id).await?;
+        // The hash took a while: the session may have ended, or the password been reset,
+        // since the check. The change lands only if neither happened.
+        let checked = &user.stored_password;
+        match users::change_password(&self.db, user.id, checked, &hash, &session.id).await? {
+            PasswordChange::Changed => {}
+            PasswordChange::SessionEnded => {
+                tracing::info!(
+                    event = "password_change_refused",
+                    client,
+                    user_id = user.id,
+                    "the session ended while the new password was hashed"
+                );
+                return Err(AuthError::InvalidSession);
+            }
+            PasswordChange::PasswordMoved => {
+                tracing::info!(
+                    event = "password_change_refused",
+                    client,
+                    user_id = user.id,
+                    "the password changed while the new one was hashed"
+                );
+                return Err(AuthError::WrongCurrentPassword);
+            }
+        }
         tracing::info!(
             event = "password_changed",
             client,

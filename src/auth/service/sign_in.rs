@@ -3,8 +3,10 @@
 use rand::Rng;
 
 use super::{allowed, allowed_for, limited_event, AuthError, AuthService, PasswordFor};
-use crate::auth::{CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode, SessionToken};
+use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
+use crate::auth::{ResetToken, SessionToken};
 use crate::mail::{CodeMessage, Notice};
+use crate::store::codes::{Binding, LiveCode};
 use crate::store::users::{self, UserRecord};
 use crate::store::{self, codes, sessions};
 
@@ -26,11 +28,13 @@ pub struct LoginAttempt {
     pub password: LoginPassword,
 }
 
-/// A username and the code offered for it, the second step of signing in.
+/// A username and the code offered for it, the second step of signing in, with the challenge
+/// the first step answered (a client of the old contract sends none).
 #[derive(Debug)]
 pub struct CodeAttempt {
     pub username: Email,
     pub code: OneTimeCode,
+    pub challenge: Option<Challenge>,
 }
 
 impl AuthService {
@@ -61,8 +65,13 @@ impl AuthService {
         }
     }
 
-    /// Checks the password and mails a fresh code, which replaces any earlier one.
-    pub async fn login(&self, client: &str, attempt: &LoginAttempt) -> Result<(), AuthError> {
+    /// Checks the password and mails a fresh code, which replaces any earlier one. Answers the
+    /// challenge that code works with; every answer after a right password carries one.
+    pub async fn login(
+        &self,
+        client: &str,
+        attempt: &LoginAttempt,
+    ) -> Result<Challenge, AuthError> {
         let LoginAttempt { username, password } = attempt;
         allowed(self.limiter.hit_from_address(client).await)?;
         let user = async { Ok(users::find_by_username(&self.db, username.as_ref()).await?) };
@@ -75,6 +84,7 @@ impl AuthService {
                 PasswordFor::SignIn,
             )
             .await?;
+        let challenge = Challenge::generate();
         // The code goes to the address on the account, never to the string the request typed.
         let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCredentials)?;
         if self.code_policy.locks(user.failed_codes) {
@@ -86,44 +96,60 @@ impl AuthService {
                 user_id = user.id,
                 "no code sent"
             );
-            return Ok(());
+            return Ok(challenge);
         }
         let purpose = CodePurpose::SignIn;
-        if let Err(limited) = self.limiter.take_code_send(purpose, to.as_ref()).await? {
+        if let Err(limited) = self.limiter.take_code_send(purpose, &to).await? {
             // A 429 here would tell a guesser the password was right. The code sent moments
-            // ago is still the live one; this answer is the same as for a send.
+            // ago is still the live one, and this request proved the password as the one that
+            // asked for it did: the code now answers to this challenge.
             limited_event(client, purpose.send_limit(), limited);
-            return Ok(());
+            let digest = challenge.digest();
+            codes::rebind(&self.db, user.id, purpose.column(), &digest, client).await?;
+            return Ok(challenge);
         }
-        self.send_code(client, &user, to, purpose).await
+        self.send_code(client, &user, to, purpose, &challenge)
+            .await?;
+        Ok(challenge)
     }
 
     /// Mails a fresh code of this purpose to the account's address; it replaces the earlier
-    /// one. The send was already taken from the limit: a failed send gives it back.
+    /// one, and works only with `challenge` or from `client`. A reset mail also carries a link
+    /// that works on its own. The send was already taken from the limit: a failed send gives
+    /// it back.
     pub(super) async fn send_code(
         &self,
         client: &str,
         user: &UserRecord,
         to: Email,
         purpose: CodePurpose,
+        challenge: &Challenge,
     ) -> Result<(), AuthError> {
         let code = OneTimeCode::generate();
         let code_hash = self.codes.hash(user.id, &code);
         let expires_at = store::now() + self.code_policy.ttl;
-        codes::replace(&self.db, user.id, purpose.column(), &code_hash, expires_at).await?;
+        let token = purpose.mails_a_link().then(ResetToken::generate);
+        let (challenge_hash, link_hash) =
+            (challenge.digest(), token.as_ref().map(ResetToken::digest));
+        let binding = Binding {
+            challenge_hash: &challenge_hash,
+            issued_to: client,
+            link_hash: link_hash.as_deref(),
+        };
+        let column = purpose.column();
+        codes::replace(&self.db, user.id, column, &code_hash, binding, expires_at).await?;
 
         let message = CodeMessage {
-            to,
+            link: token.and_then(|token| self.reset_link(&to, &token)),
+            to: to.clone(),
             code,
             valid_for: self.code_policy.ttl,
             purpose,
         };
         if let Err(err) = self.mailer.send_code(&message).await {
             // A code nobody received must not stay valid, nor count as sent.
-            codes::discard(&self.db, user.id, purpose.column(), &code_hash).await?;
-            self.limiter
-                .give_back_code_send(purpose, &user.username)
-                .await?;
+            codes::discard(&self.db, user.id, column, &code_hash).await?;
+            self.limiter.give_back_code_send(purpose, &to).await?;
             return Err(err.into());
         }
         tracing::info!(
@@ -136,26 +162,43 @@ impl AuthService {
         Ok(())
     }
 
+    /// The link in a reset mail, if the pages' address is known.
+    pub(super) fn reset_link(&self, to: &Email, token: &ResetToken) -> Option<String> {
+        let pages = self.pages_url.as_deref()?;
+        let username =
+            percent_encoding::utf8_percent_encode(to.as_ref(), percent_encoding::NON_ALPHANUMERIC);
+        Some(format!(
+            "{pages}reset.html#username={username}&token={}",
+            token.expose()
+        ))
+    }
+
     /// Counts a try at the user's live code of this purpose and checks it. Answers the stored
-    /// hash for the caller to spend; every failure is the purpose's one refusal.
+    /// hash for the caller to spend; every failure is the purpose's one refusal. A try that
+    /// does not reach the code (see `reaches`) changes nothing: no try, no limit, no lock.
     pub(super) async fn check_code(
         &self,
         client: &str,
         user: &UserRecord,
         purpose: CodePurpose,
         code: &OneTimeCode,
+        challenge: Option<&Challenge>,
     ) -> Result<String, AuthError> {
         let (column, max_attempts) = (purpose.column(), self.code_policy.max_attempts);
-        // Only a guess at a live code counts against the username: a stranger typing codes
-        // for a name with none pending costs its owner nothing.
-        let stored = codes::live_hash(&self.db, user.id, column, max_attempts)
+        // Only a guess at a live code it may reach counts against the username: a stranger
+        // typing codes without the challenge costs the owner nothing.
+        let live = codes::live(&self.db, user.id, column, max_attempts)
             .await?
+            .filter(|live| reaches(live, challenge, client))
             .ok_or_else(|| purpose.refusal())?;
-        allowed_for(
-            client,
-            purpose.check_limit(),
-            self.limiter.take_code_check(purpose, &user.username).await,
-        )?;
+        if !purpose.limits_every_check() {
+            let checked = self
+                .limiter
+                .take_code_check(purpose, &user.username, client)
+                .await;
+            allowed_for(client, purpose.check_limit(), checked)?;
+        }
+        let stored = live.code_hash;
         if !codes::record_attempt(&self.db, user.id, column, &stored, max_attempts).await? {
             return Err(purpose.refusal());
         }
@@ -181,14 +224,20 @@ impl AuthService {
         client: &str,
         attempt: &CodeAttempt,
     ) -> Result<SessionToken, AuthError> {
-        let CodeAttempt { username, code } = attempt;
+        let CodeAttempt {
+            username,
+            code,
+            challenge,
+        } = attempt;
         allowed(self.limiter.hit_from_address(client).await)?;
         let purpose = CodePurpose::SignIn;
         let user = users::find_by_username(&self.db, username.as_ref())
             .await?
             .filter(|user| !self.code_policy.locks(user.failed_codes))
             .ok_or_else(|| purpose.refusal())?;
-        let stored = self.check_code(client, &user, purpose, code).await?;
+        let stored = self
+            .check_code(client, &user, purpose, code, challenge.as_ref())
+            .await?;
         if !codes::consume(&self.db, user.id, purpose.column(), &stored).await? {
             return Err(purpose.refusal());
         }
@@ -234,5 +283,61 @@ impl AuthService {
             tracing::error!(error = %err, user_id = user.id, "could not mail the lock notice");
         }
         Ok(())
+    }
+}
+
+/// Whether a check may reach this code: it carries the challenge the code was issued with, or,
+/// carrying none (the old contract), it comes from the address that asked for the code. A code
+/// stored before codes were bound answers to anyone, for the few minutes it has left.
+fn reaches(live: &LiveCode, challenge: Option<&Challenge>, client: &str) -> bool {
+    if live.challenge_hash.is_none() && live.issued_to.is_none() {
+        return true;
+    }
+    match challenge {
+        Some(challenge) => live
+            .challenge_hash
+            .as_deref()
+            .is_some_and(|stored| challenge.matches(stored)),
+        None => client != "unknown" && live.issued_to.as_deref() == Some(client),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(challenge: &Challenge, issued_to: &str) -> LiveCode {
+        LiveCode {
+            code_hash: "c0de".into(),
+            challenge_hash: Some(challenge.digest()),
+            issued_to: Some(issued_to.into()),
+            link_hash: None,
+        }
+    }
+
+    #[test]
+    fn a_check_reaches_a_code_with_its_challenge_or_from_the_address_that_asked() {
+        let challenge = Challenge::generate();
+        let code = live(&challenge, "198.51.100.7");
+        assert!(reaches(&code, Some(&challenge), "203.0.113.66"));
+        assert!(reaches(&code, None, "198.51.100.7"));
+        assert!(!reaches(&code, None, "203.0.113.66"));
+        assert!(!reaches(
+            &code,
+            Some(&Challenge::generate()),
+            "198.51.100.7"
+        ));
+        assert!(!reaches(&live(&challenge, "unknown"), None, "unknown"));
+    }
+
+    #[test]
+    fn a_code_from_before_bindings_answers_to_anyone() {
+        let unbound = LiveCode {
+            code_hash: "c0de".into(),
+            challenge_hash: None,
+            issued_to: None,
+            link_hash: None,
+        };
+        assert!(reaches(&unbound, None, "203.0.113.66"));
     }
 }
