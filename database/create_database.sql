@@ -20,8 +20,12 @@ CREATE TABLE IF NOT EXISTS users (
   updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
   -- Wrong codes in a row, across codes; at OTP_LOCK_AFTER sign-in by code is locked.
   failed_codes INT NOT NULL DEFAULT 0,
+  -- The stable opaque id tokens carry as `sub` (32 hex); the service fills it at the first
+  -- sign-in of a row written by hand.
+  public_id VARCHAR(32) NULL DEFAULT NULL,
   PRIMARY KEY (id),
-  UNIQUE KEY username (username)
+  UNIQUE KEY username (username),
+  UNIQUE KEY idx_users_public_id (public_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 -- The latest code of each user for each purpose (sign_in, password_reset), as an HMAC-SHA-256
@@ -58,6 +62,26 @@ CREATE TABLE IF NOT EXISTS sessions (
   KEY idx_sessions_user (user_id),
   KEY idx_sessions_expires (expires_at),
   CONSTRAINT fk_sessions_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+-- The RSA keys that sign access tokens, shared by every instance: the public half as JWK
+-- components, the private half sealed with AES-256-GCM under a key derived from JWT_SECRET.
+-- The service makes the first one itself; `otp-login keys rotate` makes the others.
+CREATE TABLE IF NOT EXISTS signing_keys (
+  kid VARCHAR(32) NOT NULL,
+  -- standby (published, not signing), active (signing) or retired (published until retire_after)
+  state VARCHAR(16) NOT NULL,
+  -- 1 on the active key, NULL elsewhere: the unique key allows one active key only.
+  active_slot INT NULL DEFAULT NULL,
+  jwk_n VARCHAR(1024) NOT NULL,
+  jwk_e VARCHAR(16) NOT NULL,
+  sealed_private_key TEXT NOT NULL,
+  created_at DATETIME NOT NULL,
+  activated_at DATETIME NULL DEFAULT NULL,
+  retired_at DATETIME NULL DEFAULT NULL,
+  retire_after DATETIME NULL DEFAULT NULL,
+  PRIMARY KEY (kid),
+  UNIQUE KEY idx_signing_keys_active (active_slot)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 -- Rate limits, shared by every instance: one row per (limit, key) holding a GCRA "theoretical

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::auth::keys::Rotated;
 use crate::auth::{NewPassword, PasswordHasher};
 use crate::config::Settings;
 use crate::startup::{self, Migrate};
@@ -32,6 +33,16 @@ enum Command {
     Openapi,
     /// Print the JSON Schema of the settings (the environment variables and their defaults).
     ConfigSchema,
+    /// Print the key set that verifies access tokens, as GET /.well-known/jwks.json serves it
+    /// (making the first key if there is none).
+    Jwks,
+    /// Print the discovery document, as GET /.well-known/openid-configuration serves it.
+    Discovery,
+    /// List or rotate the keys that sign access tokens.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Read passwords on standard input, one a line, and print each one's argon2id PHC string
     /// on a line of its own, in order: for rows written by hand.
     HashPassword,
@@ -57,6 +68,23 @@ enum MigrateAction {
     Fresh,
 }
 
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Every stored key: kid, state, when it was made, activated and retired, and whether the
+    /// key set still publishes it.
+    List,
+    /// One step of the rotation: make a standby key (published, not signing) when there is
+    /// none; otherwise make the standby active and retire the active key, which stays
+    /// published until its last token has expired. Expired keys are deleted.
+    Rotate {
+        /// Promote a standby key even if it was published less than 11 minutes ago, so
+        /// verifiers caching the key set may not have it yet. Only when nothing outside
+        /// otp-login verifies tokens.
+        #[arg(long)]
+        now: bool,
+    },
+}
+
 impl Cli {
     /// This process's command line. Without arguments, as Lambda starts the bootstrap, it
     /// serves without building clap's parser, a tenth of a millisecond of a cold start.
@@ -73,6 +101,23 @@ impl Cli {
             Command::Openapi => print!("{}", api::spec_yaml()),
             Command::ConfigSchema => println!("{:#}", Settings::json_schema()),
             Command::HashPassword => return hash_password().await,
+            Command::Jwks => {
+                return printing(|s| async move {
+                    let set = startup::key_set(&s).await?;
+                    println!("{:#}", serde_json::to_value(api::keys::jwks(&set))?);
+                    Ok(())
+                })
+                .await
+            }
+            Command::Discovery => {
+                return printing(|s| async move {
+                    let document = api::keys::discovery(&s.tokens);
+                    println!("{:#}", serde_json::to_value(document)?);
+                    Ok(())
+                })
+                .await
+            }
+            Command::Keys { action } => return with_settings(|s| keys(s, action)).await,
             Command::Serve => return with_settings(|s| async move { server::run(s).await }).await,
             Command::Migrate { action } => {
                 let what = match action.unwrap_or(MigrateAction::Up { steps: None }) {
@@ -116,6 +161,68 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+/// Like `with_settings`, for a command whose standard output is a document to keep as a file:
+/// no log lines there, and errors on standard error.
+async fn printing<F, Fut>(work: F) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let outcome = match Settings::from_env() {
+        Ok(settings) => work(settings).await,
+        Err(err) => Err(err.into()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let message = crate::redact::credentials(&format!("{err:#}"));
+            eprintln!("otp-login: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
+    match action {
+        KeysAction::List => {
+            let stored = startup::stored_keys(&settings).await?;
+            let published = crate::auth::keys::published(&stored);
+            let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".to_owned(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            };
+            println!("kid                              state    published created              activated            retired              retire_after");
+            for key in &stored {
+                let shown = published.iter().any(|p| p.kid == key.kid);
+                println!(
+                    "{} {:8} {:9} {} {} {} {}",
+                    key.kid,
+                    key.state.as_str(),
+                    if shown { "yes" } else { "no" },
+                    time(Some(key.created_at)),
+                    time(key.activated_at),
+                    time(key.retired_at),
+                    time(key.retire_after),
+                );
+            }
+        }
+        KeysAction::Rotate { now } => match startup::rotate_keys(&settings, now).await? {
+            Rotated::Created => println!("made the first signing key"),
+            Rotated::Staged { standby } => println!(
+                "standby key {standby} published; run `otp-login keys rotate` again in {}                  minutes or later to make it sign",
+                crate::auth::keys::PUBLISH_BEFORE_SIGNING.as_secs() / 60
+            ),
+            Rotated::Promoted {
+                active,
+                retired,
+                retire_after,
+            } => println!(
+                "key {active} signs now; {retired} is retired, published until {retire_after}"
+            ),
+        },
+    }
+    Ok(())
 }
 
 async fn hash_password() -> ExitCode {

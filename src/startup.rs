@@ -6,10 +6,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 
-use crate::auth::{AuthService, CodeHasher, PasswordHasher, RateLimiter, TokenKeys};
+use crate::auth::keys::{self, KeySet, Rotated};
+use crate::auth::{AuthService, CodeHasher, KeyRing, PasswordHasher, RateLimiter, TokenKeys};
 use crate::config::secrets::ServerKeys;
+use crate::config::KeySource;
 use crate::config::{DatabaseSettings, MailerChoice, Settings};
 use crate::mail::{DevMailer, Mailer, SesMailer};
+use crate::store::signing_keys::{self, StoredKey};
 use crate::store::{self, Db};
 
 /// Opens the pool the settings describe, applying migrations when they ask for it.
@@ -68,16 +71,62 @@ pub async fn build_auth_service(
 ) -> anyhow::Result<AuthService> {
     let keys = ServerKeys::resolve(&settings.keys).await?;
     let db = connect(&settings.database, settings.on_lambda).await?;
+    let ring = match settings.keys.jwt {
+        KeySource::Random => KeyRing::ephemeral()?,
+        _ => KeyRing::shared(db.clone(), keys.jwt_bytes()),
+    };
     Ok(AuthService::new(
         db.clone(),
         PasswordHasher::default(),
         CodeHasher::new(keys.otp_bytes()),
         settings.codes,
-        TokenKeys::new(keys.jwt_bytes(), settings.token_ttl),
+        TokenKeys::new(ring, settings.tokens.clone()),
         mailer,
         RateLimiter::new(db, settings.limits.clone()),
     )
     .with_reset_links(settings.pages_url.clone()))
+}
+
+/// The database and `JWT_SECRET`, for the key commands: keys sealed under a random secret
+/// would open in no other process.
+async fn key_store(settings: &Settings) -> anyhow::Result<(Db, ServerKeys)> {
+    anyhow::ensure!(
+        !matches!(settings.keys.jwt, KeySource::Random),
+        "JWT_SECRET (or JWT_SECRET_ARN) must be set: it seals the signing keys"
+    );
+    let keys = ServerKeys::resolve(&settings.keys).await?;
+    Ok((connect(&settings.database, false).await?, keys))
+}
+
+/// The published key set, making the first key if there is none (`otp-login jwks`).
+pub async fn key_set(settings: &Settings) -> anyhow::Result<Arc<KeySet>> {
+    let (db, secrets) = key_store(settings).await?;
+    let set = KeyRing::shared(db.clone(), secrets.jwt_bytes())
+        .current()
+        .await;
+    store::close(&db).await?;
+    set
+}
+
+/// Every stored key, published or not (`otp-login keys list`).
+pub async fn stored_keys(settings: &Settings) -> anyhow::Result<Vec<StoredKey>> {
+    let (db, _) = key_store(settings).await?;
+    let stored = signing_keys::list(&db).await?;
+    store::close(&db).await?;
+    Ok(stored)
+}
+
+/// One step of the rotation (`otp-login keys rotate`); `now` skips the wait for verifiers
+/// to fetch a standby key.
+pub async fn rotate_keys(settings: &Settings, now: bool) -> anyhow::Result<Rotated> {
+    let (db, secrets) = key_store(settings).await?;
+    let wait = match now {
+        true => std::time::Duration::ZERO,
+        false => keys::PUBLISH_BEFORE_SIGNING,
+    };
+    let rotated = keys::rotate(&db, secrets.jwt_bytes(), settings.tokens.ttl, wait).await;
+    store::close(&db).await?;
+    rotated
 }
 
 /// The mailer the settings ask for; the SES client is built here, once per process.

@@ -1,6 +1,7 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
 //! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions,
-//! and codes bound to the request that asked for them.
+//! codes bound to the request that asked for them, the shared token-signing keys, and users'
+//! opaque public ids.
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
@@ -13,6 +14,8 @@ mod m20251125_000006_rate_limit_buckets;
 mod m20251125_000007_code_failures;
 mod m20251125_000008_code_purposes_and_sessions;
 mod m20261201_000009_code_bindings;
+mod m20261201_000010_signing_keys;
+mod m20261201_000011_user_public_ids;
 
 pub struct Migrator;
 
@@ -29,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20251125_000007_code_failures::Migration),
             Box::new(m20251125_000008_code_purposes_and_sessions::Migration),
             Box::new(m20261201_000009_code_bindings::Migration),
+            Box::new(m20261201_000010_signing_keys::Migration),
+            Box::new(m20261201_000011_user_public_ids::Migration),
         ]
     }
 }

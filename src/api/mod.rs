@@ -4,6 +4,7 @@ mod account;
 mod errors;
 mod fields;
 mod health;
+pub mod keys;
 mod objects;
 mod optional_body;
 mod parse;

@@ -130,7 +130,8 @@ pub struct SessionGranted {
     pub success: bool,
     /// `Login successful`.
     pub message: String,
-    /// Send as `Authorization: Bearer <token>`.
+    /// An RS256 JWT, verifiable with the keys at `/.well-known/jwks.json`. Send as
+    /// `Authorization: Bearer <token>`.
     pub token: String,
     /// Always `Bearer`.
     pub token_type: String,

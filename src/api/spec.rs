@@ -11,11 +11,12 @@ use serde_json::Value;
 
 use super::account::AccountApi;
 use super::health::HealthApi;
+use super::keys::KeysApi;
 use super::session::SessionApi;
 use super::sign_in::SignInApi;
 
 /// The operations otp-login serves.
-pub type Api = (SignInApi, SessionApi, AccountApi, HealthApi);
+pub type Api = (SignInApi, SessionApi, AccountApi, KeysApi, HealthApi);
 
 /// The groups the operations are listed under in the spec and in Swagger UI.
 #[derive(Tags)]
@@ -26,6 +27,8 @@ pub(super) enum ApiTags {
     Session,
     /// The password: reset by emailed code, or change while signed in.
     Account,
+    /// The keys access tokens are signed with, for verifiers elsewhere.
+    Keys,
     /// Service status.
     Operations,
 }
@@ -63,7 +66,7 @@ with a new major version (a new minor version while it is 0.x).";
 /// that is served and exported.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (SignInApi, SessionApi, AccountApi, HealthApi),
+        (SignInApi, SessionApi, AccountApi, KeysApi, HealthApi),
         "otp-login",
         env!("CARGO_PKG_VERSION"),
     )

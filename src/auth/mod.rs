@@ -1,8 +1,9 @@
-//! The sign-in domain: parsed inputs, password and code hashing, session tokens, rate limits,
+//! The sign-in domain: parsed inputs, password and code hashing, access tokens and their keys, rate limits,
 //! and the account rules (`AuthService`) that tie them to the store and the mailer.
 pub mod challenge;
 pub mod code;
 pub mod email;
+pub mod keys;
 pub mod limits;
 pub mod password;
 pub mod service;
@@ -11,9 +12,10 @@ pub mod token;
 pub use challenge::{Challenge, ResetToken};
 pub use code::{CodeHasher, CodePolicy, CodePurpose, OneTimeCode};
 pub use email::Email;
+pub use keys::KeyRing;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
 pub use service::ResetProof;
 pub use service::{AuthError, AuthService, Session, SignOutScope};
 pub use service::{ChangeWithCurrent, CodeAttempt, LoginAttempt, NewAccount, ResetAttempt};
-pub use token::{SessionToken, TokenClaims, TokenKeys};
+pub use token::{SessionToken, TokenClaims, TokenKeys, TokenPolicy};

@@ -1,27 +1,46 @@
-//! Session tokens: HS256 JWTs naming the signed-in user and the session row (`sid`) that keeps
-//! them valid, issued after a verified code.
+//! Access tokens: RS256 JWTs with `kid`, signed by the shared key set, naming the user by an
+//! opaque id (`sub`) and the session row (`sid`) that keeps them valid.
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-const ISSUER: &str = "otp-login";
+use super::keys::KeyRing;
 
-#[derive(Clone)]
-pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    ttl: Duration,
+/// What every token says about who issued it, for whom, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// `iss`: the URL verifiers find `/.well-known/openid-configuration` under.
+    pub issuer: String,
+    /// `aud`: one or more audiences; verifiers accept a token naming theirs.
+    pub audiences: Vec<String>,
+    pub ttl: Duration,
 }
+
+/// The only kind of token otp-login issues, as `token_use` says.
+const ACCESS: &str = "access";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
+    iss: String,
+    /// One audience as a string, several as an array (RFC 7519 §4.1.3 allows both).
+    aud: Audience,
     sub: String,
+    email: String,
     /// The session's row; a token from before sessions were rows has none and is refused.
     sid: String,
-    iss: String,
     iat: u64,
+    nbf: u64,
     exp: u64,
+    jti: String,
+    token_use: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// A freshly issued token and how long it lives.
@@ -33,7 +52,8 @@ pub struct SessionToken {
 /// What a valid token says: whose it is and which session it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenClaims {
-    pub username: String,
+    /// The user's opaque public id (`sub`).
+    pub subject: String,
     pub session_id: String,
 }
 
@@ -41,47 +61,99 @@ pub struct TokenClaims {
 #[error("invalid session token")]
 pub struct InvalidToken;
 
+/// Signs and checks access tokens with the key ring.
+#[derive(Clone, Debug)]
+pub struct TokenKeys {
+    ring: KeyRing,
+    policy: TokenPolicy,
+}
+
 impl TokenKeys {
-    pub fn new(secret: &[u8], ttl: Duration) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            ttl,
-        }
+    pub fn new(ring: KeyRing, policy: TokenPolicy) -> Self {
+        Self { ring, policy }
     }
 
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.policy.ttl
     }
 
-    pub fn issue(&self, username: &str, session_id: &str) -> anyhow::Result<SessionToken> {
+    pub fn policy(&self) -> &TokenPolicy {
+        &self.policy
+    }
+
+    pub fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
+    /// A token for the user `subject` (their public id) with address `email`, in session `sid`.
+    pub async fn issue(
+        &self,
+        subject: &str,
+        email: &str,
+        session_id: &str,
+    ) -> anyhow::Result<SessionToken> {
+        let keys = self.ring.current().await?;
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            sub: username.to_owned(),
-            sid: session_id.to_owned(),
-            iss: ISSUER.to_owned(),
-            iat: now,
-            exp: now + self.ttl.as_secs(),
+        let aud = match self.policy.audiences.as_slice() {
+            [one] => Audience::One(one.clone()),
+            many => Audience::Many(many.to_vec()),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        let claims = Claims {
+            iss: self.policy.issuer.clone(),
+            aud,
+            sub: subject.to_owned(),
+            email: email.to_owned(),
+            sid: session_id.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + self.policy.ttl.as_secs(),
+            jti: hex::encode(rand::random::<[u8; 16]>()),
+            token_use: ACCESS.to_owned(),
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(keys.signing.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &keys.signing.key)?;
         Ok(SessionToken {
             token,
-            expires_in: self.ttl,
+            expires_in: self.policy.ttl,
         })
     }
 
-    /// The user and session a valid, unexpired token was issued for.
-    pub fn verify(&self, token: &str) -> Result<TokenClaims, InvalidToken> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    /// The user and session of a valid token: RS256 only, by a published key its `kid` names,
+    /// from our issuer, for our audience, within `nbf`..`exp`, and an access token.
+    pub async fn verify(&self, token: &str) -> Result<TokenClaims, InvalidToken> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidToken)?;
+        let kid = match (header.alg, header.kid) {
+            (Algorithm::RS256, Some(kid)) => kid,
+            _ => return Err(InvalidToken),
+        };
+        let key = match self.ring.verifying_key(&kid).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return Err(InvalidToken),
+            Err(err) => {
+                tracing::error!(error = %format!("{err:#}"), "could not read the key set");
+                return Err(InvalidToken);
+            }
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation())
+            .map_err(|_| InvalidToken)?;
+        if data.claims.token_use != ACCESS {
+            return Err(InvalidToken);
+        }
+        Ok(TokenClaims {
+            subject: data.claims.sub,
+            session_id: data.claims.sid,
+        })
+    }
+
+    fn validation(&self) -> Validation {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.policy.issuer]);
+        validation.set_audience(&self.policy.audiences);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = 0;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map(|data| TokenClaims {
-                username: data.claims.sub,
-                session_id: data.claims.sid,
-            })
-            .map_err(|_| InvalidToken)
+        validation
     }
 }
 
@@ -89,60 +161,48 @@ impl TokenKeys {
 mod tests {
     use super::*;
 
-    #[test]
-    fn issued_tokens_verify_to_their_user() {
-        let keys = TokenKeys::new(&[7; 32], Duration::from_secs(3600));
-        let issued = keys.issue("alice@example.com", "s1").unwrap();
+    fn keys() -> TokenKeys {
+        TokenKeys::new(
+            KeyRing::ephemeral().unwrap(),
+            TokenPolicy {
+                issuer: "http://localhost:3000".into(),
+                audiences: vec!["otp-login".into()],
+                ttl: Duration::from_secs(3600),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn issued_tokens_verify_to_their_user() {
+        let keys = keys();
+        let issued = keys.issue("ab12", "alice@example.com", "s1").await.unwrap();
         assert_eq!(issued.expires_in.as_secs(), 3600);
-        let claims = keys.verify(&issued.token).unwrap();
-        assert_eq!(claims.username, "alice@example.com");
+        let claims = keys.verify(&issued.token).await.unwrap();
+        assert_eq!(claims.subject, "ab12");
         assert_eq!(claims.session_id, "s1");
     }
 
-    #[test]
-    fn other_keys_and_garbage_are_rejected() {
-        let keys = TokenKeys::new(&[7; 32], Duration::from_secs(3600));
-        let other = TokenKeys::new(&[8; 32], Duration::from_secs(3600));
-        let token = other.issue("alice@example.com", "s1").unwrap().token;
-        assert!(keys.verify(&token).is_err());
-        assert!(keys.verify("not.a.token").is_err());
+    #[tokio::test]
+    async fn other_keys_and_garbage_are_rejected() {
+        let (keys, other) = (keys(), keys());
+        let token = other
+            .issue("ab12", "a@example.com", "s1")
+            .await
+            .unwrap()
+            .token;
+        assert!(keys.verify(&token).await.is_err());
+        assert!(keys.verify("not.a.token").await.is_err());
     }
 
-    #[test]
-    fn expired_tokens_are_rejected() {
-        let keys = TokenKeys::new(&[7; 32], Duration::from_secs(3600));
-        let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            sub: "alice@example.com".into(),
-            sid: "s1".into(),
-            iss: ISSUER.into(),
-            iat: now - 7200,
-            exp: now - 3600,
-        };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
-        assert!(keys.verify(&token).is_err());
-    }
-
-    #[test]
-    fn tokens_from_before_sessions_were_rows_are_refused() {
-        #[derive(Serialize)]
-        struct OldClaims {
-            sub: String,
-            iss: String,
-            iat: u64,
-            exp: u64,
-        }
-        let keys = TokenKeys::new(&[7; 32], Duration::from_secs(3600));
-        let now = jsonwebtoken::get_current_timestamp();
-        let old = OldClaims {
-            sub: "alice@example.com".into(),
-            iss: ISSUER.into(),
-            iat: now,
-            exp: now + 3600,
-        };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &keys.encoding).unwrap();
-        assert!(keys.verify(&token).is_err());
+    #[tokio::test]
+    async fn several_audiences_go_out_as_an_array_and_verify() {
+        let mut keys = keys();
+        keys.policy.audiences = vec!["a".into(), "b".into()];
+        let token = keys
+            .issue("ab12", "a@example.com", "s1")
+            .await
+            .unwrap()
+            .token;
+        assert!(keys.verify(&token).await.is_ok());
     }
 }

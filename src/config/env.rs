@@ -39,8 +39,9 @@ pub struct Environment {
     pub bind: String,
     /// Port the local server listens on.
     pub port: u16,
-    /// Key for signing session tokens (HS256), at least 32 bytes. Random per process when unset
-    /// (development only: tokens then die with the process).
+    /// Key the private halves of the token signing keys (RS256, kept in the database) are
+    /// sealed under, at least 32 bytes. Random per process when unset (development only: the
+    /// signing key is then this process's own and tokens die with it).
     #[schemars(with = "Option<String>")]
     pub jwt_secret: Option<SecretString>,
     /// Key for the HMAC-SHA-256 of stored one-time codes, at least 32 bytes, shared by every
@@ -59,8 +60,15 @@ pub struct Environment {
     /// Wrong codes in a row, across codes, after which sign-in by code is locked until the
     /// password is reset; the user is told by mail (1 to 100).
     pub otp_lock_after: u32,
-    /// Lifetime of a session token, in seconds (60 to 86400).
+    /// Lifetime of an access token, in seconds (60 to 86400).
     pub token_ttl_seconds: u64,
+    /// `iss` of access tokens: the URL the service is reached at, under which verifiers find
+    /// `/.well-known/openid-configuration`. Default: `http://localhost:PORT` off Lambda;
+    /// required on Lambda.
+    pub token_issuer: Option<String>,
+    /// `aud` of access tokens: one audience, or several separated by commas (tokens then carry
+    /// them all; each verifier accepts its own).
+    pub token_audience: String,
     /// Answer CORS (and preflights) in the app. Turn off only when the Lambda Function URL's
     /// own CORS settings are used instead: both at once send duplicate headers browsers reject.
     pub cors_enabled: bool,
@@ -151,6 +159,8 @@ impl Default for Environment {
             otp_max_attempts: 5,
             otp_lock_after: 100,
             token_ttl_seconds: 3600,
+            token_issuer: None,
+            token_audience: "otp-login".into(),
             cors_enabled: true,
             cors_allowed_origins: "*".into(),
             frontend_dir: "frontend".into(),

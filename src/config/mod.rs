@@ -3,6 +3,7 @@
 //! the server keys they name.
 mod env;
 pub mod secrets;
+mod tokens;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +14,7 @@ pub use env::{Environment, MailerKind};
 
 use crate::auth::code::{CodePolicy, CodePolicyError};
 use crate::auth::limits::{parse_limits, Limit, RateLimits};
+use crate::auth::TokenPolicy;
 
 /// Where the service keeps its data when nothing is configured: a file beside the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://otp-login.db?mode=rwc";
@@ -27,8 +29,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub keys: KeySettings,
     pub codes: CodePolicy,
-    /// Lifetime of a session token.
-    pub token_ttl: Duration,
+    /// What access tokens say: issuer, audiences, lifetime.
+    pub tokens: TokenPolicy,
     pub limits: RateLimits,
     pub mail: MailerChoice,
     pub cors: CorsSettings,
@@ -134,18 +136,13 @@ impl Settings {
             };
             ConfigError(format!("{name} {e}"))
         })?;
-        if !(60..=86_400).contains(&env.token_ttl_seconds) {
-            return Err(ConfigError(format!(
-                "TOKEN_TTL_SECONDS must be between 60 and 86400, got {}",
-                env.token_ttl_seconds
-            )));
-        }
         Ok(Self {
             database: database(&env, on_lambda)?,
             keys: keys(&env, on_lambda)?,
             limits: limits(&env)?,
             mail: mailer(&env, on_lambda)?,
             pages_url: pages_url(&env, on_lambda)?,
+            tokens: tokens::tokens(&env, on_lambda)?,
             server: ServerSettings {
                 bind: env.bind,
                 port: env.port,
@@ -164,7 +161,6 @@ impl Settings {
                     .collect(),
             },
             codes,
-            token_ttl: Duration::from_secs(env.token_ttl_seconds),
             on_lambda,
         })
     }

@@ -90,7 +90,9 @@ fn lambda_requires_both_secrets_a_sender_and_skips_migrations() {
     assert!(error(&[lambda, secrets[1]]).contains("JWT_SECRET"));
     assert!(error(&[lambda, secrets[0], secrets[1]]).contains("SENDER_EMAIL"));
     let sender = ("SENDER_EMAIL", "noreply@example.com");
-    let s = settings(&[lambda, secrets[0], secrets[1], sender]).unwrap();
+    assert!(error(&[lambda, secrets[0], secrets[1], sender]).contains("TOKEN_ISSUER"));
+    let lambda = [lambda, ("TOKEN_ISSUER", "https://auth.example.com")];
+    let s = settings(&[lambda[0], lambda[1], secrets[0], secrets[1], sender]).unwrap();
     assert!(s.on_lambda && !s.database.run_migrations);
     assert_eq!(s.database.max_connections, 2);
     let from_manager = [
@@ -103,15 +105,33 @@ fn lambda_requires_both_secrets_a_sender_and_skips_migrations() {
             "arn:aws:secretsmanager:us-east-1:1:secret:otp",
         ),
     ];
-    let s = settings(&[lambda, from_manager[0], from_manager[1], sender]).unwrap();
+    let s = settings(&[
+        lambda[0],
+        lambda[1],
+        from_manager[0],
+        from_manager[1],
+        sender,
+    ])
+    .unwrap();
     assert!(matches!(s.keys.jwt, KeySource::SecretsManager { ref arn } if arn.ends_with(":jwt")));
-    assert!(
-        error(&[lambda, secrets[0], from_manager[0], from_manager[1], sender]).contains("not both")
-    );
-    assert!(
-        error(&[lambda, secrets[0], secrets[1], sender, ("MAILER", "dev")])
-            .contains("SENDER_EMAIL")
-    );
+    assert!(error(&[
+        lambda[0],
+        lambda[1],
+        secrets[0],
+        from_manager[0],
+        from_manager[1],
+        sender
+    ])
+    .contains("not both"));
+    assert!(error(&[
+        lambda[0],
+        lambda[1],
+        secrets[0],
+        secrets[1],
+        sender,
+        ("MAILER", "dev")
+    ])
+    .contains("SENDER_EMAIL"));
     assert!(matches!(settings(&[]).unwrap().keys.otp, KeySource::Random));
 }
 
@@ -226,4 +246,21 @@ fn the_defaults_keep_a_strangers_chance_to_guess_a_code_below_one_in_ten_thousan
     // guesses at most, so each succeeds with at most 1 / (1,000,000 - 4).
     let chance = checks as f64 / (1_000_000.0 - 4.0);
     assert!(chance < 1e-4, "{chance}");
+}
+
+#[test]
+fn tokens_name_this_server_and_otp_login_unless_told_otherwise() {
+    let s = settings(&[("PORT", "8080")]).unwrap();
+    assert_eq!(s.tokens.issuer, "http://localhost:8080");
+    assert_eq!(s.tokens.audiences, ["otp-login"]);
+    assert_eq!(s.tokens.ttl, Duration::from_secs(3600));
+    let s = settings(&[
+        ("TOKEN_ISSUER", "https://auth.example.com/"),
+        ("TOKEN_AUDIENCE", "api, billing ,"),
+    ])
+    .unwrap();
+    assert_eq!(s.tokens.issuer, "https://auth.example.com");
+    assert_eq!(s.tokens.audiences, ["api", "billing"]);
+    assert!(error(&[("TOKEN_ISSUER", "auth.example.com")]).contains("TOKEN_ISSUER"));
+    assert!(error(&[("TOKEN_AUDIENCE", " , ")]).contains("TOKEN_AUDIENCE"));
 }

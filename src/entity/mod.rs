@@ -1,4 +1,5 @@
 //! SeaORM entities for the tables the `migration` crate creates. Used only by `store`.
 pub mod one_time_codes;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;

@@ -14,6 +14,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Wrong codes in a row, across codes.
     pub failed_codes: i32,
+    /// The stable opaque id tokens carry as `sub`; none on a row written by hand until its
+    /// first sign-in.
+    #[sea_orm(unique)]
+    pub public_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

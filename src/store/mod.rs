@@ -3,6 +3,7 @@
 pub mod codes;
 pub mod limits;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use sea_orm::{

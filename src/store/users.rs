@@ -19,6 +19,9 @@ pub struct UserRecord {
     pub stored_password: String,
     /// Wrong codes in a row, across codes.
     pub failed_codes: u32,
+    /// The opaque id tokens name the user by; none on a row written by hand until its first
+    /// sign-in.
+    pub public_id: Option<String>,
 }
 
 impl From<users::Model> for UserRecord {
@@ -28,6 +31,7 @@ impl From<users::Model> for UserRecord {
             username: m.username,
             stored_password: m.password,
             failed_codes: u32::try_from(m.failed_codes).unwrap_or(0),
+            public_id: m.public_id,
         }
     }
 }
@@ -70,6 +74,7 @@ pub async fn insert(
         created_at: Set(now),
         updated_at: Set(now),
         failed_codes: Set(0),
+        public_id: Set(Some(new_public_id())),
         ..Default::default()
     };
     match users::Entity::insert(user).exec(db).await {
@@ -79,6 +84,27 @@ pub async fn insert(
         }
         Err(err) => Err(StoreError::from(err).into()),
     }
+}
+
+/// 128 random bits in hex: says nothing about the user, and never changes.
+fn new_public_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// The user's public id, giving a row written by hand one if it has none. Two sign-ins racing
+/// both try; the guarded update lets the first win and both answer its id.
+pub async fn ensure_public_id(db: &DatabaseConnection, id: i32) -> Result<String, StoreError> {
+    users::Entity::update_many()
+        .col_expr(users::Column::PublicId, Expr::value(new_public_id()))
+        .filter(users::Column::Id.eq(id))
+        .filter(users::Column::PublicId.is_null())
+        .exec(db)
+        .await?;
+    users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .and_then(|user| user.public_id)
+        .ok_or_else(|| StoreError::Other(sea_orm::DbErr::RecordNotFound("users.public_id".into())))
 }
 
 /// Replaces a legacy password with its hash; nothing else about the account changes.

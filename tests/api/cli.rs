@@ -28,6 +28,9 @@ fn help_lists_every_command_and_version_names_the_release() {
         "openapi",
         "config-schema",
         "hash-password",
+        "jwks",
+        "discovery",
+        "keys",
     ] {
         assert!(
             stdout(&help).contains(command),
@@ -188,4 +191,54 @@ fn a_log_written_to_a_file_has_no_colour_codes() {
     let log = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("ERROR"), "{log}");
     assert!(!log.contains("\u{1b}["), "{log:?}");
+}
+
+#[tokio::test]
+async fn the_key_commands_stage_a_rotation_and_print_what_the_service_publishes() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let db = TestDb::new(backend).await;
+        let env = [
+            ("DATABASE_URL", db.url.as_str()),
+            ("JWT_SECRET", JWT_SECRET),
+            ("OTP_SECRET", OTP_SECRET),
+            ("TOKEN_ISSUER", "https://auth.example.com/"),
+        ];
+        let jwks = otp_login(&["jwks"], &env);
+        assert!(jwks.status.success(), "{jwks:?}");
+        let jwks: serde_json::Value = serde_json::from_slice(&jwks.stdout).unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "{jwks}");
+        let first = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+
+        let staged = otp_login(&["keys", "rotate"], &env);
+        assert!(stdout(&staged).contains("standby key"), "{staged:?}");
+        let early = otp_login(&["keys", "rotate"], &env);
+        assert!(
+            !early.status.success(),
+            "promoted a standby nobody could have fetched"
+        );
+        let promoted = otp_login(&["keys", "rotate", "--now"], &env);
+        assert!(
+            stdout(&promoted).contains(&format!("{first} is retired")),
+            "{promoted:?}"
+        );
+
+        let list = stdout(&otp_login(&["keys", "list"], &env));
+        assert_eq!(list.lines().count(), 3, "{list}");
+        assert!(list.contains(&format!("{first} retired  yes")), "{list}");
+        assert!(
+            !list.contains("sealed") && !list.contains("PRIVATE"),
+            "{list}"
+        );
+
+        let discovery = otp_login(&["discovery"], &env);
+        let discovery: serde_json::Value = serde_json::from_slice(&discovery.stdout).unwrap();
+        assert_eq!(discovery["issuer"], "https://auth.example.com");
+        assert_eq!(
+            discovery["jwks_uri"],
+            "https://auth.example.com/.well-known/jwks.json"
+        );
+        // Without JWT_SECRET the keys cannot be opened, nor sealed.
+        let refused = otp_login(&["keys", "rotate"], &[("DATABASE_URL", db.url.as_str())]);
+        assert!(!refused.status.success());
+    }
 }

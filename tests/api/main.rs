@@ -22,5 +22,6 @@ mod sessions;
 mod shutdown;
 mod spec;
 mod spec_rules;
+mod tokens;
 mod toolchain;
 mod verify;

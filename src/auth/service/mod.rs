@@ -9,9 +9,10 @@ mod sign_in;
 use std::future::Future;
 use std::sync::Arc;
 
+use super::keys::KeySet;
 use super::limits::{Checked, Limited, RateLimiter};
 use super::password::{HashError, Verdict};
-use super::{CodeHasher, CodePolicy, LoginPassword, PasswordHasher, TokenKeys};
+use super::{CodeHasher, CodePolicy, LoginPassword, PasswordHasher, TokenKeys, TokenPolicy};
 use crate::mail::{MailError, Mailer};
 use crate::store::users::{self, UserRecord};
 use crate::store::{self, Db, StoreError};
@@ -126,6 +127,16 @@ impl AuthService {
     /// Closes the database pool once the requests in flight are done.
     pub async fn close(&self) -> Result<(), StoreError> {
         store::close(&self.db).await
+    }
+
+    /// The key set as this instance holds it (read again when stale).
+    pub async fn key_set(&self) -> anyhow::Result<Arc<KeySet>> {
+        self.tokens.ring().current().await
+    }
+
+    /// What every access token says of its issuer, audiences and lifetime.
+    pub fn token_policy(&self) -> &TokenPolicy {
+        self.tokens.policy()
     }
 
     pub async fn database_ready(&self) -> Result<(), StoreError> {

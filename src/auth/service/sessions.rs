@@ -24,13 +24,14 @@ impl AuthService {
         let claims = self
             .tokens
             .verify(token)
+            .await
             .map_err(|_| AuthError::InvalidSession)?;
         let live = sessions::find_live(&self.db, &claims.session_id)
             .await?
             .ok_or(AuthError::InvalidSession)?;
         let user = users::find_by_id(&self.db, live.user_id)
             .await?
-            .filter(|user| user.username == claims.username)
+            .filter(|user| user.public_id.as_deref() == Some(claims.subject.as_str()))
             .ok_or(AuthError::InvalidSession)?;
         sessions::seen(&self.db, &live).await?;
         Ok(Session {

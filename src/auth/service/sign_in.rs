@@ -254,8 +254,12 @@ impl AuthService {
         }
         let id = hex::encode(rand::rng().random::<[u8; 16]>());
         let expires_at = store::now() + self.tokens.ttl();
+        let subject = match &user.public_id {
+            Some(public_id) => public_id.clone(),
+            None => users::ensure_public_id(&self.db, user.id).await?,
+        };
         sessions::open(&self.db, &id, user.id, expires_at).await?;
-        Ok(self.tokens.issue(&user.username, &id)?)
+        Ok(self.tokens.issue(&subject, &user.username, &id).await?)
     }
 
     /// Counts a wrong code across codes; the one that reaches the lock kills the live code and
