@@ -163,3 +163,25 @@ pub async fn delete_expired(db: &DatabaseConnection) -> Result<u64, StoreError> 
         .await?
         .rows_affected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_key_in_a_log_shows_its_kid_and_never_its_private_half() {
+        let key = StoredKey {
+            kid: "k1".into(),
+            state: KeyState::Active,
+            n: "n".into(),
+            e: "AQAB".into(),
+            sealed_private_key: "5ea1ed".into(),
+            created_at: now(),
+            activated_at: None,
+            retired_at: None,
+            retire_after: None,
+        };
+        let shown = format!("{key:?}");
+        assert!(shown.contains("k1") && !shown.contains("5ea1ed"), "{shown}");
+    }
+}

@@ -340,3 +340,53 @@ async fn instances_starting_at_once_make_one_active_key() {
         assert_eq!(stored[0].state, KeyState::Active);
     }
 }
+
+async fn public_ids(conn: &sea_orm::DatabaseConnection) -> Vec<Option<String>> {
+    let sql = "SELECT public_id FROM users ORDER BY id";
+    let statement = sea_orm::Statement::from_string(conn.get_database_backend(), sql);
+    let rows = conn.query_all(statement).await.unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index::<Option<String>>(0).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_migration_gives_every_existing_user_an_id_of_their_own() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let db = TestDb::new(backend).await;
+        let conn = db.connect().await;
+        let before = Migrator::migrations().len() as u32 - 1;
+        Migrator::up(&conn, Some(before)).await.unwrap();
+        conn.execute_unprepared(
+            "INSERT INTO users (username, password, created_at, updated_at, failed_codes) VALUES \
+             ('a@example.com', 'x', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0), \
+             ('b@example.com', 'x', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0)",
+        )
+        .await
+        .unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        let ids = public_ids(&conn).await;
+        assert!(ids.iter().all(|id| is_hex_id(&json!(id))), "{ids:?}");
+        assert_ne!(ids[0], ids[1]);
+    }
+}
+
+#[tokio::test]
+async fn a_user_written_by_hand_without_an_id_gets_one_at_sign_in_and_keeps_it() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let app = test_app().on(backend).spawn().await;
+        let email = unique_email();
+        assert_status(app.register(&email, PASSWORD).await, 201).await;
+        let conn = app.connect_db().await;
+        conn.execute_unprepared("UPDATE users SET public_id = NULL")
+            .await
+            .unwrap();
+        let first = app.sign_in_again(&email).await;
+        let sub = verify_outside(&app, &first).await.unwrap()["sub"].clone();
+        assert!(is_hex_id(&sub), "{sub}");
+        assert_eq!(public_ids(&conn).await, [sub.as_str().map(str::to_owned)]);
+        let second = app.sign_in_again(&email).await;
+        assert_eq!(verify_outside(&app, &second).await.unwrap()["sub"], sub);
+        assert_status(app.me(&first).await, 200).await;
+    }
+}
