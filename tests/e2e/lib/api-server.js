@@ -1,11 +1,13 @@
 // Runs the real otp-login binary for a test: a fresh MariaDB database, a free loopback port, and
 // the development mailer's log read back so tests can type the emailed code. Or, for what only
 // the whole mail carries (the reset link), the real SES client against the local SES emulator
-// that scripts/test starts (TEST_SES_ENDPOINT), whose mails are read back from it.
+// (scripts/test's, named in TEST_SES_ENDPOINT, or else one of its own), whose mails are read
+// back from it.
 const { spawn, spawnSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const net = require("node:net");
+const path = require("node:path");
 const { BINARY, FRONTEND, REPO } = require("./paths");
 
 // The same variable as the API tests (scripts/test), so both suites use one server.
@@ -37,7 +39,27 @@ async function freePort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const SES_ENDPOINT = process.env.TEST_SES_ENDPOINT;
+// The emulator scripts/test installs into .venv/ and starts for the whole run.
+const MOTO = path.join(REPO, ".venv", "bin", "moto_server");
+
+/** The SES emulator to send through: scripts/test's, or one started for this server. */
+async function sesEmulator() {
+  if (process.env.TEST_SES_ENDPOINT) return { endpoint: process.env.TEST_SES_ENDPOINT, stop: async () => {} };
+  if (!fs.existsSync(MOTO)) {
+    throw new Error(`neither TEST_SES_ENDPOINT nor ${MOTO}: run scripts/test once (it installs moto), or set TEST_SES_ENDPOINT`);
+  }
+  const port = await freePort();
+  const child = spawn(MOTO, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  const exit = new Promise((resolve) => child.on("exit", resolve));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async () => { child.kill("SIGTERM"); await Promise.race([exit, sleep(5000)]); };
+  for (const deadline = Date.now() + 30000; Date.now() < deadline; await sleep(200)) {
+    if (child.exitCode !== null) break;
+    if (await fetch(endpoint + "/moto-api/data.json").then((r) => r.ok, () => false)) return { endpoint, stop };
+  }
+  await stop();
+  throw new Error(`the SES emulator (${MOTO}) did not start on ${endpoint}`);
+}
 
 // The emulator refuses unverified senders, as SES does. Its REST routing reads the service
 // from the signature scope; the signature itself is not checked.
@@ -59,11 +81,20 @@ const unescapeHtml = (text) => text.replace(/&quot;/g, '"').replace(/&lt;/g, "<"
 
 /**
  * Starts the API; `stop()` ends it and drops its database. With `ses`, it sends through the SES
- * emulator (TEST_SES_ENDPOINT) instead of the development mailer: `mails()` and `resetLink()`
- * read what was delivered, and `codes()` finds none.
+ * emulator instead of the development mailer: `mails()` and `resetLink()` read what was
+ * delivered, and `codes()` finds none.
  */
 async function startApi({ corsAllowedOrigins, ses = false } = {}) {
-  if (ses && !SES_ENDPOINT) throw new Error("TEST_SES_ENDPOINT is not set: run through scripts/test, which starts the SES emulator");
+  const emulator = ses ? await sesEmulator() : null;
+  try {
+    return await launch(corsAllowedOrigins, emulator);
+  } catch (error) {
+    await emulator?.stop(); // already, if the server itself failed; a second stop does nothing
+    throw error;
+  }
+}
+
+async function launch(corsAllowedOrigins, emulator) {
   ensureBinary();
   const database = "otp_e2e_" + crypto.randomBytes(6).toString("hex");
   mysql(`CREATE DATABASE \`${database}\``);
@@ -88,14 +119,14 @@ async function startApi({ corsAllowedOrigins, ses = false } = {}) {
     RUST_LOG: "info",
   };
   if (corsAllowedOrigins) env.CORS_ALLOWED_ORIGINS = corsAllowedOrigins;
-  if (ses) {
+  if (emulator) {
     Object.assign(env, {
       MAILER: "ses",
-      SENDER_EMAIL: await verifiedSender(SES_ENDPOINT),
+      SENDER_EMAIL: await verifiedSender(emulator.endpoint),
       AWS_REGION: "us-east-1",
       AWS_ACCESS_KEY_ID: "testing",
       AWS_SECRET_ACCESS_KEY: "testing",
-      AWS_ENDPOINT_URL_SESV2: SES_ENDPOINT,
+      AWS_ENDPOINT_URL_SESV2: emulator.endpoint,
     });
   }
 
@@ -131,7 +162,7 @@ async function startApi({ corsAllowedOrigins, ses = false } = {}) {
     nextResetCode: (email, count = 0) => api.nextCode(email, count, "PasswordReset"),
     /** With `ses`: every mail the emulator delivered to `email`, as `{ subject, body }` (HTML). */
     async mails(email) {
-      const data = await (await fetch(SES_ENDPOINT + "/moto-api/data.json")).json();
+      const data = await (await fetch(emulator.endpoint + "/moto-api/data.json")).json();
       return ((data.ses && data.ses.Message) || [])
         .filter((m) => m.destinations.ToAddresses.length === 1 && m.destinations.ToAddresses[0] === email.trim().toLowerCase())
         .map((m) => ({ subject: m.subject, body: m.body }));
@@ -154,6 +185,7 @@ async function startApi({ corsAllowedOrigins, ses = false } = {}) {
         await exit;
       }
       mysql(`DROP DATABASE IF EXISTS \`${database}\``);
+      await emulator?.stop();
     },
   };
 
