@@ -185,7 +185,23 @@ async fn a_reset_link_with_another_secret_changes_nothing() {
     .await;
     assert_status(app.login(&email, PASSWORD).await, 200).await;
     let neither = json!({"username": email, "new_password": NEW_PASSWORD});
-    assert_status(app.post_json("/reset-password", &neither).await, 400).await;
+    assert_answer(
+        app.post_json("/reset-password", &neither).await,
+        400,
+        "Code is required",
+    )
+    .await;
+    let both = "Send either the code (with its challenge) or the link's token, not both";
+    for extra in [
+        json!({"code": "123456"}),
+        json!({"challenge": random_challenge()}),
+    ] {
+        let mut body = forged.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        assert_answer(app.post_json("/reset-password", &body).await, 400, both).await;
+    }
 }
 
 #[tokio::test]

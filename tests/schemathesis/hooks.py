@@ -20,7 +20,7 @@ PASSWORD = "fuzz passphrase 2026"
 # /reset-password takes the code (with its challenge) or the link's token: exactly one of the
 # two, a rule its schema leaves to the server and the operation's description states.
 NO_PROOF = "Code is required"
-TWO_PROOFS = "Send either the code or the link's token, not both"
+TWO_PROOFS = "Send either the code (with its challenge) or the link's token, not both"
 
 
 def _either_or_refusal(case):
