@@ -16,15 +16,25 @@
   const api = {
     register: (username, password) => call("POST", "/register", { username, password }),
     login: (username, password) => call("POST", "/login", { username, password }),
-    verify: (username, code) => call("POST", "/verify", { username, code }),
+    verify: (username, code, challenge) => call("POST", "/verify", { username, code, ...withChallenge(challenge) }),
     getCurrentUser: (token) => call("GET", "/me", undefined, token),
     logout: (token, scope) => call("POST", "/logout", scope ? { scope } : undefined, token),
     requestPasswordReset: (username) => call("POST", "/request-password-reset", { username }),
-    resetPassword: (username, code, newPassword) =>
-      call("POST", "/reset-password", { username, code, new_password: newPassword }),
+    // `proof` is `{ code, challenge }` from the reset request, or `{ token }` from the email's link.
+    resetPassword: (username, proof, newPassword) => call("POST", "/reset-password", {
+      username,
+      ...("token" in proof ? { token: proof.token } : { code: proof.code, ...withChallenge(proof.challenge) }),
+      new_password: newPassword,
+    }),
     changePassword: (token, currentPassword, newPassword) =>
       call("POST", "/change-password", { current_password: currentPassword, new_password: newPassword }, token),
   };
+
+  // The challenge a /login or /request-password-reset answer carried goes back with its code,
+  // so the code works from this browser whatever address the network gives it. An answer
+  // without one (an older server) leaves the code to work from the address that asked.
+  const withChallenge = (challenge) => (challenge ? { challenge } : {});
+  const challengeOf = (result) => (typeof result.data.challenge === "string" ? result.data.challenge : "");
 
   /** Never throws: a failure of the network is an answer too (`status: 0`). */
   async function call(method, path, body, token) {
@@ -82,6 +92,15 @@
           : "The server is not reachable. Check your connection and try again in a moment.",
       };
     }
+    if (operation === "resetPasswordByLink") {
+      // The page has no field for the address or the token: whatever else a 400 is about, the
+      // link that brought them was cut short or changed on its way. ("Send a new code" is
+      // right below the form.)
+      if (result.status === 400 && !/^Password\b/.test(message)) {
+        return { text: "This link is incomplete. Open it again from the newest reset email, or send yourself a new code." };
+      }
+      if (result.status === 401) return { text: "This link has expired or was already used. Send yourself a new code." };
+    }
     if (result.status === 400) {
       const field = /^(Username|Password|Code)\b/.exec(message);
       if (field) return { field: field[1].toLowerCase(), text: FIELD_WORDING[message] || message };
@@ -103,7 +122,11 @@
         link: { href: "login.html", text: "Go to sign in" },
       };
     }
-    if (result.status === 429) return { text: "Too many attempts. " + waitWords(result.retryAfter) };
+    if (result.status === 429) {
+      // The link's secret is never limited, so it is the way past a limit on reset codes.
+      const link = operation === "resetPassword" ? " Or open the link in the reset email: it needs no code." : "";
+      return { text: "Too many attempts. " + waitWords(result.retryAfter) + link };
+    }
     if (result.status === 502) {
       return { text: "We could not send the code email just now. Please try again in a few minutes." };
     }
@@ -249,7 +272,8 @@
     const loginRegion = $("#login-status");
     const codeRegion = $("#code-status");
     // Kept only in this page's memory so "send a new code" can repeat the login without asking
-    // again; never stored, and gone when the page is left or reloaded.
+    // again, with the challenge of the newest code; never stored, and gone when the page is
+    // left or reloaded.
     let pending = null;
 
     loginForm.username.value = session.username();
@@ -272,7 +296,7 @@
       const credentials = { username: loginForm.username.value, password: loginForm.password.value };
       const result = await api.login(credentials.username, credentials.password);
       if (result.status !== 200) return report(result, "login", loginForm, loginRegion);
-      pending = credentials;
+      pending = { ...credentials, challenge: challengeOf(result) };
       session.rememberUsername(credentials.username);
       loginForm.password.value = "";
       showStatus(loginRegion, "info", "");
@@ -289,7 +313,7 @@
 
     onSubmit(codeForm, codeRegion, async () => {
       showStatus(codeRegion, "info", "Checking your code…");
-      const result = await api.verify(pending.username, codeForm.code.value);
+      const result = await api.verify(pending.username, codeForm.code.value, pending.challenge);
       if (result.status === 200 && result.data.token) {
         pending = null;
         session.start(result.data.token, result.data.expires_in);
@@ -307,6 +331,7 @@
       const result = await api.login(pending.username, pending.password);
       setBusy(false, resend);
       if (result.status !== 200) return report(result, "login", codeForm, codeRegion);
+      pending.challenge = challengeOf(result);
       codeForm.code.value = "";
       showStatus(codeRegion, "success", "A new code is on its way. Only the newest code works.");
       codeForm.code.focus();
@@ -322,28 +347,84 @@
     });
   }
 
+  /**
+   * The address and secret of a reset email's link (`reset.html#username=…&token=…`), or null
+   * when the page was not opened from one. The fragment is dropped from the address bar at once,
+   * so the secret stays neither in the history nor on the screen.
+   */
+  function takeResetLink() {
+    const fragment = fragmentFields(window.location.hash);
+    if (!("username" in fragment) && !("token" in fragment)) return null;
+    window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search);
+    // A link cut short before its token still opens this form: the server's 400 then says so.
+    return { username: (fragment.username || "").trim(), token: fragment.token };
+  }
+
+  // Percent-decoding only: unlike URLSearchParams, a "+" (as in name+tag@example.com) stays a "+".
+  function fragmentFields(hash) {
+    const fields = Object.create(null);
+    for (const part of hash.replace(/^#/, "").split("&")) {
+      const at = part.indexOf("=");
+      const [name, value] = at < 0 ? [part, ""] : [part.slice(0, at), part.slice(at + 1)];
+      try {
+        fields[decodeURIComponent(name)] = decodeURIComponent(value);
+      } catch {
+        fields[name] = value; // a broken escape: the server refuses it in words
+      }
+    }
+    return fields;
+  }
+
   function resetPage() {
     const requestForm = $("#request-form");
     const resetForm = $("#reset-form");
     const requestRegion = $("#request-status");
     const resetRegion = $("#reset-status");
+    // In this page's memory only: the address asked for, and what proves its mailbox: the
+    // challenge its code goes back with, or the token of the email's link.
     let email = "";
+    let challenge = "";
+    let link = null;
 
     requestForm.username.value = session.username();
     const showStep = (step) => {
       $("#request-step").hidden = step !== "request";
       $("#reset-step").hidden = step !== "reset";
     };
+    // The link's form is the code's without the code.
+    const showProof = (byLink) => {
+      $("#reset-code-field").hidden = byLink;
+      $("#reset-lead-code").hidden = byLink;
+      $("#reset-lead-link").hidden = !byLink;
+    };
+
+    link = takeResetLink();
+    if (link) {
+      email = link.username;
+      // So that "send a new code", here or after a reload, is for the same address.
+      if (email) {
+        session.rememberUsername(email);
+        requestForm.username.value = email;
+      }
+      showEmail($("#link-email"), email);
+      $("#link-for").hidden = !email;
+      showProof(true);
+      showStep("reset");
+      resetForm.password.focus();
+    }
 
     onSubmit(requestForm, requestRegion, async () => {
       showStatus(requestRegion, "info", "Sending a reset code…");
       const result = await api.requestPasswordReset(requestForm.username.value);
       if (result.status !== 200) return report(result, "requestPasswordReset", requestForm, requestRegion);
       email = requestForm.username.value.trim();
+      challenge = challengeOf(result);
+      link = null;
       session.rememberUsername(email);
       showStatus(requestRegion, "info", "");
       showEmail($("#reset-email"), email);
-      showStatus(resetRegion, "success", "Check your email for the reset code.");
+      showStatus(resetRegion, "success", "Check your email for the reset code, or open the link in that email.");
+      showProof(false);
       showStep("reset");
       resetForm.code.focus();
     });
@@ -354,14 +435,16 @@
 
     onSubmit(resetForm, resetRegion, async () => {
       showStatus(resetRegion, "info", "Setting your new password…");
-      const result = await api.resetPassword(email, resetForm.code.value, resetForm.password.value);
+      const proof = link ? { token: link.token } : { code: resetForm.code.value, challenge };
+      const result = await api.resetPassword(email, proof, resetForm.password.value);
       if (result.status === 200) {
         session.end();
         return window.location.assign("login.html?password-changed");
       }
-      report(result, "resetPassword", resetForm, resetRegion);
+      report(result, link ? "resetPasswordByLink" : "resetPassword", resetForm, resetRegion);
     });
 
+    // From the link's form too: a new mail, and this form takes its code from then on.
     const resend = $("#reset-resend");
     resend.addEventListener("click", async () => {
       clearErrors(resetForm);
@@ -370,12 +453,17 @@
       const result = await api.requestPasswordReset(email);
       setBusy(false, resend);
       if (result.status !== 200) return report(result, "requestPasswordReset", resetForm, resetRegion);
+      challenge = challengeOf(result);
+      link = null;
+      showEmail($("#reset-email"), email);
+      showProof(false);
       resetForm.code.value = "";
       showStatus(resetRegion, "success", "A new code is on its way. Only the newest code works.");
       resetForm.code.focus();
     });
 
     $("#reset-change-email").addEventListener("click", () => {
+      link = null;
       resetForm.code.value = "";
       resetForm.password.value = "";
       clearErrors(resetForm);

@@ -15,7 +15,7 @@ use crate::server::client::ClientAddress;
 pub struct AccountApi;
 
 const RESET_REQUEST: &str = "a string field \"username\"";
-const RESET: &str = "string fields \"username\", \"code\" and \"new_password\"";
+const RESET: &str = "string fields \"username\" and \"new_password\", and \"code\" or \"token\"";
 const CHANGE: &str = "string fields \"current_password\" and \"new_password\"";
 
 #[OpenApi(tag = "ApiTags::Account")]

@@ -185,7 +185,9 @@ impl Example for CodeSubmission {
         Self {
             username: UsernameText("user@example.com".to_owned()),
             code: CodeText("123456".to_owned()),
-            challenge: MaybeUndefined::Value(ChallengeText(EXAMPLE_CHALLENGE.to_owned())),
+            // Left out, so that Swagger UI's "Try it out" works from the browser that logged
+            // in; `challenge` is in the schema.
+            challenge: MaybeUndefined::Undefined,
         }
     }
 }
@@ -213,7 +215,7 @@ impl Example for PasswordReset {
         Self {
             username: UsernameText("user@example.com".to_owned()),
             code: MaybeUndefined::Value(CodeText("123456".to_owned())),
-            challenge: MaybeUndefined::Value(ChallengeText(EXAMPLE_CHALLENGE.to_owned())),
+            challenge: MaybeUndefined::Undefined,
             token: MaybeUndefined::Undefined,
             new_password: NewPasswordText("another pass 456".to_owned()),
         }

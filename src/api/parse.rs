@@ -88,7 +88,7 @@ impl TryFrom<PasswordReset> for ResetAttempt {
             (None, _, None) => return Err(rejected(&"Code is required")),
             _ => {
                 return Err(rejected(
-                    &"Send either the code or the link's token, not both",
+                    &"Send either the code (with its challenge) or the link's token, not both",
                 ))
             }
         };

@@ -137,7 +137,7 @@ pub async fn reset_password(
         txn.rollback().await?;
         return Ok(false);
     }
-    replace_password(&txn, id, password_hash, None, None).await?;
+    replace_password(&txn, id, password_hash, None).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -165,28 +165,42 @@ pub async fn change_password(
     current_session: &str,
 ) -> Result<PasswordChange, StoreError> {
     let txn = db.begin().await?;
-    // Locks the session row: a sign-out racing this one waits for it, or has already won.
-    if !sessions::hold_live(&txn, id, current_session).await? {
-        txn.rollback().await?;
-        return Ok(PasswordChange::SessionEnded);
+    // The user's row first, then the session's, in the order a reset takes them: two
+    // transactions that take the same rows in the same order wait for each other instead of
+    // deadlocking. A sign-out racing this one waits for it, or has already won.
+    let outcome = if !set_password(&txn, id, password_hash, Some(checked)).await? {
+        PasswordChange::PasswordMoved
+    } else if !sessions::hold_live(&txn, id, current_session).await? {
+        PasswordChange::SessionEnded
+    } else {
+        end_password_dependents(&txn, id, Some(current_session)).await?;
+        PasswordChange::Changed
+    };
+    match outcome {
+        PasswordChange::Changed => txn.commit().await?,
+        _ => txn.rollback().await?,
     }
-    let keep = Some(current_session);
-    if !replace_password(&txn, id, password_hash, keep, Some(checked)).await? {
-        txn.rollback().await?;
-        return Ok(PasswordChange::PasswordMoved);
-    }
-    txn.commit().await?;
-    Ok(PasswordChange::Changed)
+    Ok(outcome)
 }
 
 /// A new password ends the run of wrong codes, the pending sign-in code, and every session
-/// but `keep`. With `expected`, only if the stored password is still that; answers whether the
-/// password was set.
+/// but `keep`.
 async fn replace_password<C: ConnectionTrait>(
     db: &C,
     id: i32,
     password_hash: &str,
     keep: Option<&str>,
+) -> Result<(), StoreError> {
+    set_password(db, id, password_hash, None).await?;
+    end_password_dependents(db, id, keep).await
+}
+
+/// Sets the password and ends the run of wrong codes; with `expected`, only if the stored
+/// password is still that. Answers whether it was set.
+async fn set_password<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    password_hash: &str,
     expected: Option<&str>,
 ) -> Result<bool, StoreError> {
     let mut update = users::Entity::update_many()
@@ -197,12 +211,18 @@ async fn replace_password<C: ConnectionTrait>(
     if let Some(expected) = expected {
         update = update.filter(users::Column::Password.eq(expected));
     }
-    if update.exec(db).await?.rows_affected != 1 {
-        return Ok(false);
-    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// What a new password ends: the pending sign-in code, and every session but `keep`.
+async fn end_password_dependents<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    keep: Option<&str>,
+) -> Result<(), StoreError> {
     codes::discard_all(db, id, Purpose::SignIn).await?;
     sessions::revoke_all(db, id, keep).await?;
-    Ok(true)
+    Ok(())
 }
 
 /// The user with this id, if it still exists.

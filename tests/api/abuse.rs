@@ -185,7 +185,23 @@ async fn a_reset_link_with_another_secret_changes_nothing() {
     .await;
     assert_status(app.login(&email, PASSWORD).await, 200).await;
     let neither = json!({"username": email, "new_password": NEW_PASSWORD});
-    assert_status(app.post_json("/reset-password", &neither).await, 400).await;
+    assert_answer(
+        app.post_json("/reset-password", &neither).await,
+        400,
+        "Code is required",
+    )
+    .await;
+    let both = "Send either the code (with its challenge) or the link's token, not both";
+    for extra in [
+        json!({"code": "123456"}),
+        json!({"challenge": random_challenge()}),
+    ] {
+        let mut body = forged.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        assert_answer(app.post_json("/reset-password", &body).await, 400, both).await;
+    }
 }
 
 #[tokio::test]
@@ -313,7 +329,7 @@ async fn the_reset_check_limit_answers_alike_for_known_and_unknown_names() {
 }
 
 /// Fills the password hasher's queue with wrong-password logins for another account, so that
-/// whatever hashes next waits its turn behind them.
+/// whatever hashes next waits its turn behind them (the queue is first come, first served).
 async fn keep_the_hasher_busy(app: &TestApp) -> impl std::future::Future<Output = ()> + '_ {
     let other = unique_email();
     assert_status(app.register(&other, PASSWORD).await, 201).await;
@@ -325,24 +341,65 @@ async fn keep_the_hasher_busy(app: &TestApp) -> impl std::future::Future<Output 
     }
 }
 
+/// How long the flood is given to fill the hasher's queue, and how much later than the change
+/// the racing request starts: well inside the time the queue takes to drain.
+const QUEUED: std::time::Duration = std::time::Duration::from_millis(30);
+const LATER: std::time::Duration = std::time::Duration::from_millis(10);
+/// Rounds a race test may take to see the racing request land while the change waits; a
+/// loaded machine can drain the queue before it does.
+const ROUNDS: usize = 5;
+
+/// Races the thief's password change, queued behind a flood of hashes, against `racing`
+/// (started a moment later), and answers the change's status. Whatever the order, the account
+/// must end with the owner's password (`owners`), never the thief's.
+async fn race_a_change(
+    app: &TestApp,
+    (email, thief): (&str, &str),
+    owners: &str,
+    racing: impl std::future::Future<Output = ()>,
+) -> u16 {
+    let flood = keep_the_hasher_busy(app).await;
+    let change = async {
+        tokio::time::sleep(QUEUED).await;
+        app.change_password(thief, PASSWORD, "the thief's passphrase")
+            .await
+    };
+    let racing = async {
+        tokio::time::sleep(QUEUED + LATER).await;
+        racing.await
+    };
+    let (changed, (), ()) = tokio::join!(change, racing, flood);
+    let status = changed.status().as_u16();
+    assert!(status == 200 || status == 401, "{status}");
+    assert_status(app.login(email, "the thief's passphrase").await, 401).await;
+    assert_status(app.login(email, owners).await, 200).await;
+    status
+}
+
 #[tokio::test]
 async fn a_password_change_waiting_on_the_hasher_does_not_outlive_a_sign_out_everywhere() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
         let app = test_app().on(backend).spawn().await;
-        let email = unique_email();
-        let thief = app.sign_in(&email).await;
-        let owner = app.sign_in_again(&email).await;
-        let flood = keep_the_hasher_busy(&app).await;
-        let change = app.change_password(&thief, PASSWORD, "the thief's passphrase");
-        let sign_out = async {
-            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
-            let all = Some(json!({"scope": "all"}));
-            assert_status(app.logout(&owner, all).await, 200).await;
-        };
-        let (changed, (), ()) = tokio::join!(change, sign_out, flood);
-        assert_status(changed, 401).await;
-        assert_status(app.login(&email, "the thief's passphrase").await, 401).await;
-        assert_status(app.login(&email, PASSWORD).await, 200).await;
+        let mut refused = false;
+        for _ in 0..ROUNDS {
+            let email = unique_email();
+            let thief = app.sign_in(&email).await;
+            let owner = app.sign_in_again(&email).await;
+            // Signing out everywhere hashes nothing: it lands while the change waits.
+            let sign_out = async {
+                let all = Some(json!({"scope": "all"}));
+                assert_status(app.logout(&owner, all).await, 200).await;
+            };
+            let status = race_a_change(&app, (&email, &thief), PASSWORD, sign_out).await;
+            refused = status == 401;
+            if refused {
+                break;
+            }
+        }
+        assert!(
+            refused,
+            "{backend:?}: the sign-out never landed while the change waited"
+        );
     }
 }
 
@@ -350,19 +407,27 @@ async fn a_password_change_waiting_on_the_hasher_does_not_outlive_a_sign_out_eve
 async fn a_password_change_waiting_on_the_hasher_does_not_undo_the_owners_reset() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
         let app = test_app().on(backend).spawn().await;
-        let email = unique_email();
-        let thief = app.sign_in(&email).await;
-        assert_status(app.request_reset(&email).await, 200).await;
-        let code = app.reset_code_for(&email);
-        let flood = keep_the_hasher_busy(&app).await;
-        let change = app.change_password(&thief, PASSWORD, "the thief's passphrase");
-        let reset = async {
-            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
-            assert_status(app.reset_password(&email, &code, NEW_PASSWORD).await, 200).await;
-        };
-        let (changed, (), ()) = tokio::join!(change, reset, flood);
-        assert_status(changed, 401).await;
-        assert_status(app.login(&email, "the thief's passphrase").await, 401).await;
-        assert_status(app.login(&email, NEW_PASSWORD).await, 200).await;
+        let mut refused = false;
+        for _ in 0..ROUNDS {
+            let email = unique_email();
+            let thief = app.sign_in(&email).await;
+            assert_status(app.request_reset(&email).await, 200).await;
+            let code = app.reset_code_for(&email);
+            // The reset's hash queues behind the change's check of the current password, and
+            // ahead of the change's hash of its new one.
+            let reset = async {
+                let reset = app.reset_password(&email, &code, NEW_PASSWORD).await;
+                assert_status(reset, 200).await;
+            };
+            let status = race_a_change(&app, (&email, &thief), NEW_PASSWORD, reset).await;
+            refused = status == 401;
+            if refused {
+                break;
+            }
+        }
+        assert!(
+            refused,
+            "{backend:?}: the reset never landed while the change waited"
+        );
     }
 }

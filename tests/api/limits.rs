@@ -192,17 +192,6 @@ async fn a_cross_origin_page_can_read_retry_after() {
     assert_limited(limited).await;
 }
 
-/// A request from `address` (the app must trust `X-Forwarded-For`).
-async fn post_from(app: &TestApp, address: &str, path: &str, body: Value) -> Response {
-    app.client
-        .post(app.url(path))
-        .header("x-forwarded-for", address)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_stranger_cannot_lock_the_owner_out_of_signing_in() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
@@ -223,17 +212,17 @@ async fn a_stranger_cannot_lock_the_owner_out_of_signing_in() {
         assert_status(app.register(&email, PASSWORD).await, 201).await;
         for _ in 0..10 {
             let guess = serde_json::json!({"username": email, "code": "000000"});
-            assert_status(post_from(&app, stranger, "/verify", guess).await, 401).await;
+            assert_status(app.post_from(stranger, "/verify", &guess).await, 401).await;
         }
         for _ in 0..25 {
             let guess = serde_json::json!({"username": email, "password": "not the password"});
-            let status = post_from(&app, stranger, "/login", guess).await.status();
+            let status = app.post_from(stranger, "/login", &guess).await.status();
             assert!(status == 401 || status == 429, "{status}");
         }
         let login = serde_json::json!({"username": email, "password": PASSWORD});
-        assert_status(post_from(&app, owner, "/login", login).await, 200).await;
+        assert_status(app.post_from(owner, "/login", &login).await, 200).await;
         let code = serde_json::json!({"username": email, "code": app.code_for(&email)});
-        assert_status(post_from(&app, owner, "/verify", code).await, 200).await;
+        assert_status(app.post_from(owner, "/verify", &code).await, 200).await;
     }
 }
 
@@ -272,18 +261,14 @@ async fn an_address_the_owner_signed_in_from_passes_the_username_cap() {
     assert_status(app.register(&email, PASSWORD).await, 201).await;
     let login = |password: &str| serde_json::json!({"username": email, "password": password});
     let (home, stranger, elsewhere) = ("198.51.100.7", "203.0.113.66", "192.0.2.1");
-    assert_status(post_from(&app, home, "/login", login(PASSWORD)).await, 200).await;
+    assert_status(app.post_from(home, "/login", &login(PASSWORD)).await, 200).await;
     for _ in 0..2 {
-        assert_status(
-            post_from(&app, stranger, "/login", login("nope")).await,
-            401,
-        )
-        .await;
+        assert_status(app.post_from(stranger, "/login", &login("nope")).await, 401).await;
     }
     // The cap now holds for new addresses, the stranger's and the owner's alike…
-    assert_limited(post_from(&app, elsewhere, "/login", login(PASSWORD)).await).await;
+    assert_limited(app.post_from(elsewhere, "/login", &login(PASSWORD)).await).await;
     // …but not from where the owner signed in before.
-    assert_status(post_from(&app, home, "/login", login(PASSWORD)).await, 200).await;
+    assert_status(app.post_from(home, "/login", &login(PASSWORD)).await, 200).await;
 }
 
 #[tokio::test]
@@ -300,7 +285,7 @@ async fn the_limiter_keeps_one_row_per_limit_and_key_however_many_requests() {
         for address in ["198.51.100.1", "198.51.100.2"] {
             for _ in 0..30 {
                 let body = serde_json::json!({"username": unique_email(), "code": "123456"});
-                assert_status(post_from(&app, address, "/verify", body).await, 401).await;
+                assert_status(app.post_from(address, "/verify", &body).await, 401).await;
             }
         }
         // Two addresses, two limits each: four rows after sixty requests.
@@ -318,19 +303,28 @@ async fn only_the_proxys_own_forwarded_entry_keys_the_limit() {
     let login = || serde_json::json!({"username": unique_email(), "password": PASSWORD});
     // The proxy writes `ip:port`; the client forges a fresh entry before it each time.
     assert_status(
-        post_from(&app, "198.51.100.1, 203.0.113.2:4711", "/login", login()).await,
+        app.post_from("198.51.100.1, 203.0.113.2:4711", "/login", &login())
+            .await,
         401,
     )
     .await;
-    assert_limited(post_from(&app, "198.51.100.99, 203.0.113.2:5822", "/login", login()).await)
-        .await;
+    assert_limited(
+        app.post_from("198.51.100.99, 203.0.113.2:5822", "/login", &login())
+            .await,
+    )
+    .await;
     // An unreadable last entry falls back to the peer, never to the client's own entry.
     assert_status(
-        post_from(&app, "192.0.2.50, garbage", "/login", login()).await,
+        app.post_from("192.0.2.50, garbage", "/login", &login())
+            .await,
         401,
     )
     .await;
-    assert_limited(post_from(&app, "192.0.2.51, garbage", "/login", login()).await).await;
+    assert_limited(
+        app.post_from("192.0.2.51, garbage", "/login", &login())
+            .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -342,13 +336,17 @@ async fn ipv6_clients_share_a_limit_across_their_prefix() {
     .await;
     let login = || serde_json::json!({"username": unique_email(), "password": PASSWORD});
     assert_status(
-        post_from(&app, "2001:db8:1:2::a", "/login", login()).await,
+        app.post_from("2001:db8:1:2::a", "/login", &login()).await,
         401,
     )
     .await;
-    assert_limited(post_from(&app, "[2001:db8:1:2:ffff::b]:443", "/login", login()).await).await;
+    assert_limited(
+        app.post_from("[2001:db8:1:2:ffff::b]:443", "/login", &login())
+            .await,
+    )
+    .await;
     assert_status(
-        post_from(&app, "2001:db8:1:3::a", "/login", login()).await,
+        app.post_from("2001:db8:1:3::a", "/login", &login()).await,
         401,
     )
     .await;

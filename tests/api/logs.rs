@@ -67,7 +67,7 @@ async fn no_password_code_secret_or_token_is_logged() {
     let email = unique_email();
     assert_status(app.register(&email, &password).await, 201).await;
     assert_status(app.login(&email, &wrong_password).await, 401).await;
-    assert_status(app.login(&email, &password).await, 200).await;
+    let challenge = challenge_of(app.login(&email, &password).await).await;
     let code = crate::ses::code_in(&crate::ses::delivered_to(&email).await[0].1);
     assert_status(app.verify(&email, "000000").await, 401).await;
     let session = assert_status(app.verify(&email, &code).await, 200).await;
@@ -76,11 +76,13 @@ async fn no_password_code_secret_or_token_is_logged() {
     // The rest of the account's life: a reset by code, then a change while signed in.
     let reset_password = format!("reset-{}", random_suffix());
     let changed_password = format!("changed-{}", random_suffix());
-    assert_status(app.request_reset(&email).await, 200).await;
+    let reset_challenge = challenge_of(app.request_reset(&email).await).await;
     let mails = crate::ses::delivered_to(&email).await;
     let (subject, body) = mails.last().unwrap();
     assert_eq!(subject, "Your password reset code");
     let reset_code = crate::ses::code_in(body);
+    let (_, link_token) = body.split_once("token=").expect("a link in the reset mail");
+    let link_token: String = link_token.chars().take(32).collect();
     assert_status(
         app.reset_password(&email, &reset_code, &reset_password)
             .await,
@@ -113,6 +115,9 @@ async fn no_password_code_secret_or_token_is_logged() {
         ("wrong password", &wrong_password),
         ("code", &code),
         ("reset code", &reset_code),
+        ("challenge", &challenge),
+        ("reset challenge", &reset_challenge),
+        ("reset link secret", &link_token),
         ("new password", &reset_password),
         ("changed password", &changed_password),
         ("JWT secret", &jwt_secret),

@@ -17,6 +17,8 @@ test("the spec has the operations the pages use", () => {
 test("conforming requests pass", () => {
   assert.deepEqual(contract.check(post("/register", { username: "a@example.com", password: "12345678" })), []);
   assert.deepEqual(contract.check(post("/verify", { username: "a@example.com", code: "123456" })), []);
+  const challenge = "6f1c3a9e0b7d4c2e8a5f1b3d7e9c0a42";
+  assert.deepEqual(contract.check(post("/verify", { username: "a@example.com", code: "123456", challenge })), []);
   assert.deepEqual(contract.check({ method: "GET", url: API + "/me", headers: { authorization: "Bearer abc.def.ghi" }, body: null }), []);
   // /logout's body is optional.
   const bearer = { authorization: "Bearer abc.def.ghi" };
@@ -27,6 +29,9 @@ test("conforming requests pass", () => {
   assert.deepEqual(contract.check(post("/request-password-reset", { username: "a@example.com" })), []);
   const reset = { username: "a@example.com", code: "123456", new_password: "a new passphrase" };
   assert.deepEqual(contract.check(post("/reset-password", reset)), []);
+  assert.deepEqual(contract.check(post("/reset-password", { ...reset, challenge })), []);
+  const byLink = { username: "a@example.com", token: challenge, new_password: "a new passphrase" };
+  assert.deepEqual(contract.check(post("/reset-password", byLink)), []);
 });
 
 test("a body breaking only the value rules conforms only when the server answered 400", () => {
@@ -55,6 +60,8 @@ test("requests outside the spec are caught", () => {
     "missing field": post("/verify", { username: "a@example.com" }),
     "extra field": post("/login", { username: "a@example.com", password: "12345678", remember: true }),
     "wrong type": post("/verify", { username: "a@example.com", code: 123456 }),
+    "a challenge that is not a string": post("/verify", { username: "a@example.com", code: "123456", challenge: 42 }),
+    "a reset token in the wrong field": post("/reset-password", { username: "a@example.com", link: "0".repeat(32), new_password: "a new passphrase" }),
     "not JSON": { ...post("/login", {}), body: "username=a" },
     "form content type": post("/login", { username: "a@example.com", password: "x" }, { "content-type": "application/x-www-form-urlencoded" }),
     "no body": { method: "POST", url: API + "/register", headers: JSON_TYPE, body: null },

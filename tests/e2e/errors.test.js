@@ -85,6 +85,17 @@ test("the reset page says how long to wait after a 429, at either step", T, asyn
   await s.expectText(step, "#reset-status", "Too many attempts. Please wait 42 seconds");
 });
 
+test("a 429 to a reset code points to the email's link, which no code limit holds back", T, async () => {
+  const page = await resetCodeStep();
+  const limited = json(429, { success: false, message: "Too many requests", retry_after: 600 }, { "Retry-After": "600" });
+  await page.route("**/reset-password", (route) => route.fulfill(limited), { times: 1 });
+  await page.getByRole("button", { name: "Set new password" }).click();
+  await s.expectText(page, "#reset-status",
+    "Too many attempts. Please wait about 10 minutes before trying again. Or open the link in the reset email: it needs no code.");
+  assert.ok(await page.locator("#reset-step").isVisible(), "still on the code step");
+  await screenshot(page, "reset-code-rate-limited");
+});
+
 for (const [status, words] of [
   [500, "Something went wrong on our side"],
   [503, "briefly unavailable"],

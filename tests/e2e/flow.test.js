@@ -118,6 +118,36 @@ test("a wrong code is refused; a new code can be sent and works", T, async () =>
   await s.expectSignedIn(page, email);
 });
 
+test("the code goes back to /verify with the challenge of the newest /login answer, kept nowhere", T, async () => {
+  const email = s.newEmail("challenge");
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, email);
+  await page.waitForURL("**/login.html?registered");
+  const firstAnswer = s.nextAnswer(page, "/login");
+  await s.requestCode(page, suite.api.url, email);
+  const first = (await firstAnswer).challenge;
+  assert.match(first, s.HEX32, "the /login answer carries a challenge");
+  const code = await suite.api.nextCode(email);
+
+  const wrongSent = s.nextBody(page, "/verify");
+  await s.enterCode(page, String((Number(code) + 1) % 1000000).padStart(6, "0"));
+  assert.deepEqual(Object.keys(await wrongSent).sort(), ["challenge", "code", "username"]);
+  assert.equal((await wrongSent).challenge, first);
+  await s.expectText(page, "#code-status", "That code is wrong or has expired");
+
+  const secondAnswer = s.nextAnswer(page, "/login");
+  await page.getByRole("button", { name: "Send a new code" }).click();
+  const second = (await secondAnswer).challenge;
+  assert.match(second, s.HEX32);
+  assert.notEqual(second, first, "each code has a challenge of its own");
+  const sent = s.nextBody(page, "/verify");
+  await s.enterCode(page, await suite.api.nextCode(email, 1));
+  assert.deepEqual(await sent, { username: email, code: await suite.api.nextCode(email, 1), challenge: second });
+  await s.expectSignedIn(page, email);
+  const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
+  assert.ok(!stored.includes(first) && !stored.includes(second), "the challenge stays in the page's memory");
+});
+
 test("on a phone-sized screen every page fits and the code input suits a phone", T, async () => {
   const email = s.newEmail("phone");
   const page = await suite.browser.newPage(PHONE);

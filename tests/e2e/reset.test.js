@@ -126,6 +126,84 @@ test("\"Send a new code\" asks again, and only the newest code works", T, async 
   await page.waitForURL("**/login.html?password-changed");
 });
 
+test("the reset code goes back with the challenge of the newest request's answer", T, async () => {
+  const email = s.newEmail("resetchallenge");
+  const page = await suite.browser.newPage();
+  await s.register(page, suite.api.url, email);
+  await page.waitForURL("**/login.html?registered");
+  await page.goto(suite.api.url + "/reset.html");
+  const firstAnswer = s.nextAnswer(page, "/request-password-reset");
+  await page.getByRole("button", { name: "Send me a reset code" }).click();
+  const first = (await firstAnswer).challenge;
+  assert.match(first, s.HEX32, "the answer carries a challenge");
+  const wrongSent = s.nextBody(page, "/reset-password");
+  await setPassword(page, otherCode(await suite.api.nextResetCode(email)), NEW_PASSWORD);
+  assert.equal((await wrongSent).challenge, first);
+  await s.expectText(page, "#reset-status", "That code is wrong or has expired");
+
+  const secondAnswer = s.nextAnswer(page, "/request-password-reset");
+  await page.getByRole("button", { name: "Send a new code" }).click();
+  const second = (await secondAnswer).challenge;
+  assert.notEqual(second, first);
+  const code = await suite.api.nextResetCode(email, 1);
+  const sent = s.nextBody(page, "/reset-password");
+  await setPassword(page, code, NEW_PASSWORD);
+  assert.deepEqual(await sent, { username: email, code, challenge: second, new_password: NEW_PASSWORD });
+  await page.waitForURL("**/login.html?password-changed");
+});
+
+/** The reset page opened as from a reset email's link with this fragment; its fragment is gone. */
+async function fromLink(fragment) {
+  const page = await suite.browser.newPage();
+  await page.goto(suite.api.url + "/reset.html#" + fragment);
+  await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
+  assert.ok(await page.getByLabel("6-digit code").isHidden(), "a link needs no code");
+  assert.equal(await page.evaluate(() => window.location.hash), "", "the fragment leaves the address bar");
+  assert.ok(await page.getByLabel("New password", { exact: true }).evaluate((el) => el === document.activeElement));
+  return page;
+}
+
+async function setLinkPassword(page, password) {
+  await page.getByLabel("New password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Set new password" }).click();
+}
+
+test("a link without its token, or with a damaged one, is refused in words and leads to a new code", T, async () => {
+  const email = s.newEmail("resetnolink");
+  assert.equal((await s.post(suite.api, "/register", { username: email, password: s.PASSWORD })).status, 201);
+  const username = "username=" + encodeURIComponent(email);
+
+  const cut = await fromLink(username);
+  await s.expectText(cut, "#link-email", email);
+  const answered = cut.waitForResponse((r) => r.url().endsWith("/reset-password"));
+  await setLinkPassword(cut, NEW_PASSWORD);
+  assert.equal((await answered).status(), 400);
+  assert.deepEqual(await (await answered).json(), { success: false, message: "Code is required" });
+  await s.expectText(cut, "#reset-status", "This link is incomplete. Open it again from the newest reset email, or send yourself a new code.");
+  await screenshot(cut, "reset-link-incomplete");
+  await cut.getByRole("button", { name: "Use a different email" }).click();
+  await cut.getByRole("heading", { name: "Reset your password" }).waitFor();
+  assert.equal(await cut.getByLabel("Email", { exact: true }).inputValue(), email, "email carried over");
+
+  const damaged = await fromLink(username + "&token=0ba2c4156");
+  await setLinkPassword(damaged, NEW_PASSWORD);
+  await s.expectText(damaged, "#reset-status", "This link is incomplete");
+
+  const unknown = await fromLink(username + "&token=" + "0123456789abcdef".repeat(2));
+  await setLinkPassword(unknown, NEW_PASSWORD);
+  await s.expectText(unknown, "#reset-status", "This link has expired or was already used. Send yourself a new code.");
+  assert.equal(await s.loginStatus(suite.api, email, NEW_PASSWORD), 401, "the password is unchanged");
+
+  // "Send a new code" from the link's form mails the link's address, and the form takes the code.
+  await unknown.getByRole("button", { name: "Send a new code" }).click();
+  await s.expectText(unknown, "#reset-status", "A new code is on its way");
+  assert.ok(await unknown.getByLabel("6-digit code").isVisible(), "the code field is back");
+  await s.expectText(unknown, "#reset-email", email);
+  await setPassword(unknown, await suite.api.nextResetCode(email), NEW_PASSWORD);
+  await unknown.waitForURL("**/login.html?password-changed");
+  assert.equal(await s.loginStatus(suite.api, email, NEW_PASSWORD), 200);
+});
+
 test("the reset page answers an unknown email as any other, and checks the address", T, async () => {
   const page = await suite.browser.newPage();
   await page.goto(suite.api.url + "/reset.html");

@@ -1,18 +1,20 @@
 """The sign-in flow through the Lambda runtime path: Function URL requests to `cargo lambda watch`,
 which runs otp-login as a Lambda function, with codes delivered through the SES emulator.
 
-Usage: flow.py FUNCTION_URL_BASE SES_ENDPOINT
+Usage: flow.py FUNCTION_URL_BASE SES_ENDPOINT PAGES_URL
 Standard library only, so it runs wherever python3 does.
 """
 
+import html
 import json
 import re
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
-BASE, SES = sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/")
+BASE, SES, PAGES = sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/"), sys.argv[3]
 ORIGIN = "https://pages.example.com"
 results = []
 
@@ -41,9 +43,9 @@ def check(name, condition, detail=""):
 used = set()
 
 
-def delivered_code(to, subject="Your sign-in code"):
+def delivered(to, subject="Your sign-in code"):
     """The code of the one message with `subject` to `to` not read before (the emulator does not
-    keep them in order)."""
+    keep them in order), and the reset link in it if any (the body is the HTML part)."""
     with urllib.request.urlopen(SES + "/moto-api/data.json", timeout=10) as response:
         messages = json.load(response).get("ses", {}).get("Message", [])
     bodies = [m["body"] for m in messages if m["destinations"]["ToAddresses"] == [to] and m["subject"] == subject]
@@ -51,8 +53,13 @@ def delivered_code(to, subject="Your sign-in code"):
         codes = re.findall(r"(?<!\d)\d{6}(?!\d)", body)
         if codes and body not in used:
             used.add(body)
-            return codes[0]
-    return None
+            link = re.search(r'href="([^"]*reset\.html#[^"]*)"', body)
+            return codes[0], html.unescape(link.group(1)) if link else None
+    return None, None
+
+
+def delivered_code(to, subject="Your sign-in code"):
+    return delivered(to, subject)[0]
 
 
 email = f"lambda-{uuid.uuid4().hex[:12]}@example.com"
@@ -66,29 +73,46 @@ status, _, body = call("POST", "/login", {"username": email, "password": "wrong 
 check("a wrong password answers 401", status == 401, (status, body))
 status, _, body = call("POST", "/login", {"username": email, "password": password})
 check("login answers 200 and sends a code", status == 200, (status, body))
+challenge = (body or {}).get("challenge", "") if status == 200 else ""
+check("the login answer carries a challenge", re.fullmatch(r"[0-9a-f]{32}", challenge) is not None, body)
 code = delivered_code(email)
 check("the code arrived through SES", code is not None)
-status, _, body = call("POST", "/verify", {"username": email, "code": code or "000000"})
-check("verify answers 200 with a bearer token", status == 200 and body.get("token_type") == "Bearer", (status, body))
+# With the challenge, as a client whose address changes between the two steps must send it.
+status, _, body = call("POST", "/verify", {"username": email, "code": code or "000000", "challenge": challenge})
+check("verify with the challenge answers 200 with a bearer token", status == 200 and body.get("token_type") == "Bearer", (status, body))
 token = (body or {}).get("token", "")
 status, _, body = call("GET", "/me", headers={"Authorization": f"Bearer {token}"})
 check("/me names the user", status == 200 and body.get("username") == email, (status, body))
-status, _, body = call("POST", "/verify", {"username": email, "code": code or "000000"})
+status, _, body = call("POST", "/verify", {"username": email, "code": code or "000000", "challenge": challenge})
 check("the code does not work twice", status == 401, (status, body))
 
-# The rest of an account's life: sign-out holds, and a reset by mailed code sets a new password.
+# The rest of an account's life: sign-out holds, and the reset mail's link sets a new password
+# (its code is bound to the request's challenge, and the link spends it).
 # (The default limits send one sign-in code a minute per username: no second sign-in here.)
 status, _, body = call("POST", "/logout", headers={"Authorization": f"Bearer {token}"})
 check("logout answers 200", status == 200, (status, body))
 status, _, body = call("GET", "/me", headers={"Authorization": f"Bearer {token}"})
 check("a signed-out token is refused", status == 401, (status, body))
 status, _, body = call("POST", "/request-password-reset", {"username": email})
-check("request-password-reset answers 200", status == 200, (status, body))
-reset_code = delivered_code(email, "Your password reset code")
+check("request-password-reset answers 200 with a challenge", status == 200 and len(body.get("challenge", "")) == 32, (status, body))
+reset_challenge = (body or {}).get("challenge", "0" * 32)
+reset_code, link = delivered(email, "Your password reset code")
 check("the reset code arrived through SES", reset_code is not None)
+link_fields = dict(part.split("=", 1) for part in (link or "#").split("#", 1)[1].split("&") if "=" in part)
+check("the mail links to PAGES_URL's reset page with the address and a token",
+      (link or "").startswith(PAGES + "reset.html#") and re.fullmatch(r"[0-9a-f]{32}", link_fields.get("token", ""))
+      and urllib.parse.unquote(link_fields.get("username", "")) == email, link)
 new_password = "a brand new passphrase"
-status, _, body = call("POST", "/reset-password", {"username": email, "code": reset_code or "000000", "new_password": new_password})
-check("reset-password answers 200", status == 200, (status, body))
+wrong_challenge = "f" * 32 if reset_challenge != "f" * 32 else "e" * 32
+status, _, body = call("POST", "/reset-password", {
+    "username": email, "code": reset_code or "000000", "challenge": wrong_challenge, "new_password": new_password})
+check("the reset code with another challenge answers 401", status == 401, (status, body))
+status, _, body = call("POST", "/reset-password", {
+    "username": email, "token": link_fields.get("token", "0" * 32), "new_password": new_password})
+check("reset-password with the link's token answers 200", status == 200, (status, body))
+status, _, body = call("POST", "/reset-password", {
+    "username": email, "code": reset_code or "000000", "challenge": reset_challenge, "new_password": "yet another passphrase"})
+check("the link spent the reset code too", status == 401, (status, body))
 status, _, body = call("POST", "/login", {"username": email, "password": password})
 check("the old password is refused", status == 401, (status, body))
 status, _, body = call("POST", "/login", {"username": email, "password": new_password})

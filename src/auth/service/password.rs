@@ -198,26 +198,23 @@ impl AuthService {
         // The hash took a while: the session may have ended, or the password been reset,
         // since the check. The change lands only if neither happened.
         let checked = &user.stored_password;
-        match users::change_password(&self.db, user.id, checked, &hash, &session.id).await? {
-            PasswordChange::Changed => {}
-            PasswordChange::SessionEnded => {
-                tracing::info!(
-                    event = "password_change_refused",
-                    client,
-                    user_id = user.id,
-                    "the session ended while the new password was hashed"
-                );
-                return Err(AuthError::InvalidSession);
-            }
+        let refused = match users::change_password(&self.db, user.id, checked, &hash, &session.id)
+            .await?
+        {
+            PasswordChange::Changed => None,
+            PasswordChange::SessionEnded => Some((AuthError::InvalidSession, "the session ended")),
             PasswordChange::PasswordMoved => {
-                tracing::info!(
-                    event = "password_change_refused",
-                    client,
-                    user_id = user.id,
-                    "the password changed while the new one was hashed"
-                );
-                return Err(AuthError::WrongCurrentPassword);
+                Some((AuthError::WrongCurrentPassword, "the password changed"))
             }
+        };
+        if let Some((refusal, why)) = refused {
+            tracing::info!(
+                event = "password_change_refused",
+                client,
+                user_id = user.id,
+                "{why} while the new password was hashed"
+            );
+            return Err(refusal);
         }
         tracing::info!(
             event = "password_changed",

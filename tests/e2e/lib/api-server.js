@@ -1,9 +1,13 @@
 // Runs the real otp-login binary for a test: a fresh MariaDB database, a free loopback port, and
-// the development mailer's log read back so tests can type the emailed code.
+// the development mailer's log read back so tests can type the emailed code. Or, for what only
+// the whole mail carries (the reset link), the real SES client against the local SES emulator
+// (scripts/test's, named in TEST_SES_ENDPOINT, or else one of its own), whose mails are read
+// back from it.
 const { spawn, spawnSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const net = require("node:net");
+const path = require("node:path");
 const { BINARY, FRONTEND, REPO } = require("./paths");
 
 // The same variable as the API tests (scripts/test), so both suites use one server.
@@ -35,8 +39,62 @@ async function freePort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Starts the API; `stop()` ends it and drops its database. */
-async function startApi({ corsAllowedOrigins } = {}) {
+// The emulator scripts/test installs into .venv/ and starts for the whole run.
+const MOTO = path.join(REPO, ".venv", "bin", "moto_server");
+
+/** The SES emulator to send through: scripts/test's, or one started for this server. */
+async function sesEmulator() {
+  if (process.env.TEST_SES_ENDPOINT) return { endpoint: process.env.TEST_SES_ENDPOINT, stop: async () => {} };
+  if (!fs.existsSync(MOTO)) {
+    throw new Error(`neither TEST_SES_ENDPOINT nor ${MOTO}: run scripts/test once (it installs moto), or set TEST_SES_ENDPOINT`);
+  }
+  const port = await freePort();
+  const child = spawn(MOTO, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  const exit = new Promise((resolve) => child.on("exit", resolve));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async () => { child.kill("SIGTERM"); await Promise.race([exit, sleep(5000)]); };
+  for (const deadline = Date.now() + 30000; Date.now() < deadline; await sleep(200)) {
+    if (child.exitCode !== null) break;
+    if (await fetch(endpoint + "/moto-api/data.json").then((r) => r.ok, () => false)) return { endpoint, stop };
+  }
+  await stop();
+  throw new Error(`the SES emulator (${MOTO}) did not start on ${endpoint}`);
+}
+
+// The emulator refuses unverified senders, as SES does. Its REST routing reads the service
+// from the signature scope; the signature itself is not checked.
+async function verifiedSender(endpoint) {
+  const sender = `noreply-${crypto.randomBytes(4).toString("hex")}@otp-login.test`;
+  const response = await fetch(endpoint + "/v2/email/identities", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Authorization: "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0",
+    },
+    body: JSON.stringify({ EmailIdentity: sender }),
+  });
+  if (!response.ok) throw new Error(`the SES emulator did not verify ${sender}: HTTP ${response.status}`);
+  return sender;
+}
+
+const unescapeHtml = (text) => text.replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+
+/**
+ * Starts the API; `stop()` ends it and drops its database. With `ses`, it sends through the SES
+ * emulator instead of the development mailer: `mails()` and `resetLink()` read what was
+ * delivered, and `codes()` finds none.
+ */
+async function startApi({ corsAllowedOrigins, ses = false } = {}) {
+  const emulator = ses ? await sesEmulator() : null;
+  try {
+    return await launch(corsAllowedOrigins, emulator);
+  } catch (error) {
+    await emulator?.stop(); // already, if the server itself failed; a second stop does nothing
+    throw error;
+  }
+}
+
+async function launch(corsAllowedOrigins, emulator) {
   ensureBinary();
   const database = "otp_e2e_" + crypto.randomBytes(6).toString("hex");
   mysql(`CREATE DATABASE \`${database}\``);
@@ -56,10 +114,21 @@ async function startApi({ corsAllowedOrigins } = {}) {
     // these flows (several sign-ins from one address within a minute) depend on timing.
     RATE_LIMIT_PER_ADDRESS: "off",
     RATE_LIMIT_CODE_SENDS: "off",
+    RATE_LIMIT_MAILBOX_SENDS: "off", // the same for a sub-address's mailbox (name+tag@)
     NO_COLOR: "1",
     RUST_LOG: "info",
   };
   if (corsAllowedOrigins) env.CORS_ALLOWED_ORIGINS = corsAllowedOrigins;
+  if (emulator) {
+    Object.assign(env, {
+      MAILER: "ses",
+      SENDER_EMAIL: await verifiedSender(emulator.endpoint),
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "testing",
+      AWS_SECRET_ACCESS_KEY: "testing",
+      AWS_ENDPOINT_URL_SESV2: emulator.endpoint,
+    });
+  }
 
   const child = spawn(BINARY, [], { env, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
@@ -91,6 +160,23 @@ async function startApi({ corsAllowedOrigins } = {}) {
     },
     /** Waits for reset code number `count + 1` to `email` and returns it. */
     nextResetCode: (email, count = 0) => api.nextCode(email, count, "PasswordReset"),
+    /** With `ses`: every mail the emulator delivered to `email`, as `{ subject, body }` (HTML). */
+    async mails(email) {
+      const data = await (await fetch(emulator.endpoint + "/moto-api/data.json")).json();
+      return ((data.ses && data.ses.Message) || [])
+        .filter((m) => m.destinations.ToAddresses.length === 1 && m.destinations.ToAddresses[0] === email.trim().toLowerCase())
+        .map((m) => ({ subject: m.subject, body: m.body }));
+    },
+    /** With `ses`: the link in the one reset mail delivered to `email`, waiting for it. */
+    async resetLink(email) {
+      for (const deadline = Date.now() + 10000; Date.now() < deadline; await sleep(100)) {
+        const links = (await api.mails(email)).filter((m) => m.subject === "Your password reset code")
+          .map((m) => /href="([^"]*reset\.html#[^"]*)"/.exec(m.body)).filter(Boolean).map((m) => unescapeHtml(m[1]));
+        if (links.length > 1) throw new Error(`more than one reset mail to ${email}: ${links.join(", ")}`);
+        if (links.length === 1) return links[0];
+      }
+      throw new Error(`no reset mail with a link to ${email} in the SES emulator`);
+    },
     async stop() {
       if (!exited) {
         child.kill("SIGTERM");
@@ -99,6 +185,7 @@ async function startApi({ corsAllowedOrigins } = {}) {
         await exit;
       }
       mysql(`DROP DATABASE IF EXISTS \`${database}\``);
+      await emulator?.stop();
     },
   };
 

@@ -72,6 +72,16 @@ const meStatus = async (api, token) =>
 /** The status POST /login answers for this password, asked outside the pages. */
 const loginStatus = async (api, email, password) => (await post(api, "/login", { username: email, password })).status;
 
+/** The JSON answer of the page's next request to `path` (e.g. "/login"), once it arrives. */
+const nextAnswer = (page, path) =>
+  page.waitForResponse((response) => new URL(response.url()).pathname === path).then((response) => response.json());
+
+/** The JSON body of the page's next request to `path`, once it is sent. */
+const nextBody = (page, path) =>
+  page.waitForRequest((request) => new URL(request.url()).pathname === path).then((request) => request.postDataJSON());
+
+const HEX32 = /^[0-9a-f]{32}$/;
+
 /** Every API request recorded so far conforms to openapi.yaml. */
 async function assertRequestsConform(browser, contract) {
   const requests = await browser.recordedRequests();
@@ -82,5 +92,5 @@ async function assertRequestsConform(browser, contract) {
 
 module.exports = {
   PASSWORD, newEmail, expectText, register, requestCode, enterCode, expectSignedIn, signIn,
-  post, sessionElsewhere, meStatus, loginStatus, assertRequestsConform,
+  post, sessionElsewhere, meStatus, loginStatus, nextAnswer, nextBody, HEX32, assertRequestsConform,
 };

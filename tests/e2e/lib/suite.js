@@ -4,10 +4,11 @@ const { after, before } = require("node:test");
 const { startApi } = require("./api-server");
 const { launchBrowser } = require("./browser");
 
-function apiAndBrowser() {
+/** `options` go to `startApi` (e.g. `{ ses: true }`). */
+function apiAndBrowser(options) {
   const shared = {};
   before(async () => {
-    shared.api = await startApi();
+    shared.api = await startApi(options);
     shared.browser = await launchBrowser();
   }, { timeout: 60000 });
   after(async () => {

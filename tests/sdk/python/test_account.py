@@ -8,6 +8,7 @@ from otp_login_client.api.account import change_password, request_password_reset
 from otp_login_client.api.auth import login, register, verify
 from otp_login_client.api.session import get_current_user, logout
 from otp_login_client.models import (
+    CodeSent,
     CodeSubmission,
     Credentials,
     PasswordChange,
@@ -28,7 +29,9 @@ def sign_in(client, server_log, email, password=PASSWORD):
     sent = login.sync_detailed(client=client, body=Credentials(username=email, password=password))
     assert sent.status_code == HTTPStatus.OK, sent.content
     code = server_log.code_after(email, seen=seen)
-    signed_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=code))
+    signed_in = verify.sync_detailed(
+        client=client, body=CodeSubmission(username=email, code=code, challenge=sent.parsed.challenge)
+    )
     assert signed_in.status_code == HTTPStatus.OK, signed_in.content
     return signed_in.parsed.token
 
@@ -53,7 +56,8 @@ def test_a_reset_code_sets_a_new_password_and_ends_every_session(client, base_ur
     code = server_log.code_after(email, seen=0, purpose="PasswordReset")
 
     done = reset_password.sync_detailed(
-        client=client, body=PasswordReset(username=email, code=code, new_password=NEW_PASSWORD)
+        client=client,
+        body=PasswordReset(username=email, code=code, challenge=asked.parsed.challenge, new_password=NEW_PASSWORD),
     )
     assert done.status_code == HTTPStatus.OK, done.content
     assert (done.parsed.success, done.parsed.message) == (True, "Password changed")
@@ -67,9 +71,12 @@ def test_a_reset_code_sets_a_new_password_and_ends_every_session(client, base_ur
 def test_an_unknown_address_gets_the_same_answer_and_a_wrong_code_401(client, email):
     asked = request_password_reset.sync_detailed(client=client, body=PasswordResetRequest(username=email))
     assert asked.status_code == HTTPStatus.OK
-    assert asked.parsed.message == "If the account exists, a reset code was sent"
+    assert isinstance(asked.parsed, CodeSent)
+    assert (asked.parsed.success, asked.parsed.message) == (True, "If the account exists, a reset code was sent")
+    assert len(asked.parsed.challenge) == 32, "an unknown address gets a challenge too"
     refused = reset_password.sync_detailed(
-        client=client, body=PasswordReset(username=email, code="123456", new_password=NEW_PASSWORD)
+        client=client,
+        body=PasswordReset(username=email, code="123456", challenge=asked.parsed.challenge, new_password=NEW_PASSWORD),
     )
     assert refused.status_code == HTTPStatus.UNAUTHORIZED
     assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired code")
@@ -77,26 +84,34 @@ def test_an_unknown_address_gets_the_same_answer_and_a_wrong_code_401(client, em
 
 def test_a_code_works_only_for_its_purpose(client, base_url, email, server_log):
     register_user(client, email)
-    assert login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD)).status_code == 200
-    sign_in_code = server_log.code_after(email, seen=0)
+    sent = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert sent.status_code == HTTPStatus.OK, sent.content
+    sign_in_code, sign_in_challenge = server_log.code_after(email, seen=0), sent.parsed.challenge
     asked = request_password_reset.sync_detailed(client=client, body=PasswordResetRequest(username=email))
     assert asked.status_code == HTTPStatus.OK, asked.content
-    reset_code = server_log.code_after(email, seen=0, purpose="PasswordReset")
+    reset_code, reset_challenge = server_log.code_after(email, seen=0, purpose="PasswordReset"), asked.parsed.challenge
 
-    as_sign_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=reset_code))
+    # Each code at the other operation, with the challenge that reaches that operation's code.
+    as_sign_in = verify.sync_detailed(
+        client=client, body=CodeSubmission(username=email, code=reset_code, challenge=sign_in_challenge)
+    )
     assert as_sign_in.status_code == HTTPStatus.UNAUTHORIZED
     assert as_sign_in.parsed.message == "Invalid or expired OTP"
     as_reset = reset_password.sync_detailed(
-        client=client, body=PasswordReset(username=email, code=sign_in_code, new_password=NEW_PASSWORD)
+        client=client,
+        body=PasswordReset(username=email, code=sign_in_code, challenge=reset_challenge, new_password=NEW_PASSWORD),
     )
     assert as_reset.status_code == HTTPStatus.UNAUTHORIZED
     assert as_reset.parsed.message == "Invalid or expired code"
 
     # Each still works where it belongs.
-    signed_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=sign_in_code))
+    signed_in = verify.sync_detailed(
+        client=client, body=CodeSubmission(username=email, code=sign_in_code, challenge=sign_in_challenge)
+    )
     assert signed_in.status_code == HTTPStatus.OK, signed_in.content
     done = reset_password.sync_detailed(
-        client=client, body=PasswordReset(username=email, code=reset_code, new_password=NEW_PASSWORD)
+        client=client,
+        body=PasswordReset(username=email, code=reset_code, challenge=reset_challenge, new_password=NEW_PASSWORD),
     )
     assert done.status_code == HTTPStatus.OK, done.content
 

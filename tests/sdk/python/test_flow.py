@@ -1,5 +1,6 @@
 """The whole sign-in flow and its error answers, through the SDK generated from openapi.yaml."""
 
+import re
 from http import HTTPStatus
 
 from otp_login_client import AuthenticatedClient
@@ -7,6 +8,7 @@ from otp_login_client.api.auth import login, register, verify
 from otp_login_client.api.session import get_current_user
 from otp_login_client.models import (
     ApiMessage,
+    CodeSent,
     CodeSubmission,
     Credentials,
     CurrentUser,
@@ -15,6 +17,7 @@ from otp_login_client.models import (
 )
 
 PASSWORD = "correct-horse-42"
+CHALLENGE = re.compile(r"[0-9a-f]{32}")
 
 
 def registered(client, email):
@@ -30,10 +33,14 @@ def test_register_login_verify_then_me(client, base_url, email, server_log):
 
     sent = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
     assert sent.status_code == HTTPStatus.OK, sent.content
-    assert sent.parsed.message == "OTP sent to email"
+    assert isinstance(sent.parsed, CodeSent)
+    assert (sent.parsed.success, sent.parsed.message) == (True, "OTP sent to email")
+    assert CHALLENGE.fullmatch(sent.parsed.challenge), sent.parsed.challenge
     code = server_log.code_after(email, seen=0)
 
-    signed_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=code))
+    signed_in = verify.sync_detailed(
+        client=client, body=CodeSubmission(username=email, code=code, challenge=sent.parsed.challenge)
+    )
     assert signed_in.status_code == HTTPStatus.OK, signed_in.content
     session = signed_in.parsed
     assert isinstance(session, SessionGranted)
@@ -71,6 +78,24 @@ def test_verify_with_wrong_code_returns_401(client, email, server_log):
     assert refused.status_code == HTTPStatus.UNAUTHORIZED
     assert isinstance(refused.parsed, ApiMessage)
     assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired OTP")
+
+
+def test_verify_with_a_wrong_challenge_returns_401_and_the_right_one_signs_in(client, email, server_log):
+    registered(client, email)
+    sent = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert sent.status_code == HTTPStatus.OK, sent.content
+    code = server_log.code_after(email, seen=0)
+    challenge = sent.parsed.challenge
+    wrong = f"{(int(challenge, 16) + 1) % 16**32:032x}"
+
+    refused = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=code, challenge=wrong))
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired OTP")
+
+    # A wrong challenge reaches no code, so the right one still signs in with it.
+    signed_in = verify.sync_detailed(client=client, body=CodeSubmission(username=email, code=code, challenge=challenge))
+    assert signed_in.status_code == HTTPStatus.OK, signed_in.content
+    assert signed_in.parsed.token
 
 
 def test_register_with_a_bad_email_returns_400(client):

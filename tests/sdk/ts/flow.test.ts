@@ -10,6 +10,7 @@ import { baseUrl, codeAfter, codesFor, uniqueEmail } from "./support.ts";
 
 const api = createClient<paths>({ baseUrl });
 const password = "correct-horse-42";
+const challengeShape = /^[0-9a-f]{32}$/;
 
 async function register(username: string) {
   const { data, response } = await api.POST("/register", { body: { username, password } });
@@ -26,9 +27,11 @@ describe("the TypeScript SDK", () => {
     const sent = await api.POST("/login", { body: { username: email, password } });
     assert.equal(sent.response.status, 200);
     assert.equal(sent.data?.message, "OTP sent to email");
+    const challenge = sent.data?.challenge ?? "";
+    assert.match(challenge, challengeShape);
     const code = await codeAfter(email, 0);
 
-    const verified = await api.POST("/verify", { body: { username: email, code } });
+    const verified = await api.POST("/verify", { body: { username: email, code, challenge } });
     assert.equal(verified.response.status, 200, JSON.stringify(verified.error));
     const session = verified.data;
     assert.ok(session, "a 200 answer has a body");
@@ -69,6 +72,25 @@ describe("the TypeScript SDK", () => {
     assert.deepEqual(refused.error, { success: false, message: "Invalid or expired OTP" });
   });
 
+  it("answers 401 to a wrong challenge, and the right one still signs in with the code", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const sent = await api.POST("/login", { body: { username: email, password } });
+    assert.equal(sent.response.status, 200);
+    const challenge = sent.data?.challenge ?? "";
+    const code = await codeAfter(email, 0);
+    const last = Number.parseInt(challenge.slice(-1), 16);
+    const wrong = challenge.slice(0, -1) + ((last + 1) % 16).toString(16);
+
+    const refused = await api.POST("/verify", { body: { username: email, code, challenge: wrong } });
+    assert.equal(refused.response.status, 401);
+    assert.deepEqual(refused.error, { success: false, message: "Invalid or expired OTP" });
+    // A wrong challenge reaches no code, so it spent nothing.
+    const verified = await api.POST("/verify", { body: { username: email, code, challenge } });
+    assert.equal(verified.response.status, 200, JSON.stringify(verified.error));
+    assert.ok(verified.data?.token);
+  });
+
   it("answers 400 to a username that is not an email address", async () => {
     const refused = await api.POST("/register", { body: { username: "not-an-email", password } });
     assert.equal(refused.response.status, 400);
@@ -88,9 +110,10 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
 
   async function signIn(username: string, pass = password): Promise<string> {
     const seen = codesFor(username).length;
-    assert.equal((await api.POST("/login", { body: { username, password: pass } })).response.status, 200);
+    const sent = await api.POST("/login", { body: { username, password: pass } });
+    assert.equal(sent.response.status, 200);
     const code = await codeAfter(username, seen);
-    const verified = await api.POST("/verify", { body: { username, code } });
+    const verified = await api.POST("/verify", { body: { username, code, challenge: sent.data?.challenge } });
     assert.equal(verified.response.status, 200, JSON.stringify(verified.error));
     return verified.data?.token ?? "";
   }
@@ -104,18 +127,20 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
     const token = await signIn(email);
     const asked = await api.POST("/request-password-reset", { body: { username: email } });
     assert.equal(asked.response.status, 200);
-    assert.deepEqual(asked.data, { success: true, message: "If the account exists, a reset code was sent" });
+    const challenge = asked.data?.challenge ?? "";
+    assert.match(challenge, challengeShape);
+    assert.deepEqual(asked.data, { success: true, message: "If the account exists, a reset code was sent", challenge });
     const code = await codeAfter(email, 0, 10_000, "PasswordReset");
 
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, "0");
     const refused = await api.POST("/reset-password", {
-      body: { username: email, code: wrong, new_password: newPassword },
+      body: { username: email, code: wrong, challenge, new_password: newPassword },
     });
     assert.equal(refused.response.status, 401);
     assert.deepEqual(refused.error, { success: false, message: "Invalid or expired code" });
 
     const done = await api.POST("/reset-password", {
-      body: { username: email, code, new_password: newPassword },
+      body: { username: email, code, challenge, new_password: newPassword },
     });
     assert.equal(done.response.status, 200, JSON.stringify(done.error));
     assert.deepEqual(done.data, { success: true, message: "Password changed" });
@@ -127,25 +152,28 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
   it("takes a sign-in code only at /verify and a reset code only at /reset-password", async () => {
     const email = uniqueEmail("ts");
     await register(email);
-    assert.equal((await api.POST("/login", { body: { username: email, password } })).response.status, 200);
-    const signInCode = await codeAfter(email, 0);
-    assert.equal((await api.POST("/request-password-reset", { body: { username: email } })).response.status, 200);
-    const resetCode = await codeAfter(email, 0, 10_000, "PasswordReset");
+    const sent = await api.POST("/login", { body: { username: email, password } });
+    assert.equal(sent.response.status, 200);
+    const [signInCode, signInChallenge] = [await codeAfter(email, 0), sent.data?.challenge];
+    const asked = await api.POST("/request-password-reset", { body: { username: email } });
+    assert.equal(asked.response.status, 200);
+    const [resetCode, resetChallenge] = [await codeAfter(email, 0, 10_000, "PasswordReset"), asked.data?.challenge];
 
-    const asSignIn = await api.POST("/verify", { body: { username: email, code: resetCode } });
+    // Each code at the other operation, with the challenge that reaches that operation's code.
+    const asSignIn = await api.POST("/verify", { body: { username: email, code: resetCode, challenge: signInChallenge } });
     assert.equal(asSignIn.response.status, 401);
     assert.deepEqual(asSignIn.error, { success: false, message: "Invalid or expired OTP" });
     const asReset = await api.POST("/reset-password", {
-      body: { username: email, code: signInCode, new_password: newPassword },
+      body: { username: email, code: signInCode, challenge: resetChallenge, new_password: newPassword },
     });
     assert.equal(asReset.response.status, 401);
     assert.deepEqual(asReset.error, { success: false, message: "Invalid or expired code" });
 
     // Each still works where it belongs.
-    const verified = await api.POST("/verify", { body: { username: email, code: signInCode } });
+    const verified = await api.POST("/verify", { body: { username: email, code: signInCode, challenge: signInChallenge } });
     assert.equal(verified.response.status, 200, JSON.stringify(verified.error));
     const done = await api.POST("/reset-password", {
-      body: { username: email, code: resetCode, new_password: newPassword },
+      body: { username: email, code: resetCode, challenge: resetChallenge, new_password: newPassword },
     });
     assert.equal(done.response.status, 200, JSON.stringify(done.error));
   });
