@@ -2,6 +2,7 @@
 //! elsewhere needs to check an access token without asking otp-login.
 use poem::web::Data;
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::Serialize;
 
@@ -12,12 +13,14 @@ use crate::auth::{AuthService, TokenPolicy};
 
 /// Every key that may still verify a live token (RFC 7517 JWK Set).
 #[derive(Debug, Clone, Object, Serialize)]
+#[oai(example)]
 pub struct JwkSet {
     pub keys: Vec<Jwk>,
 }
 
 /// One RSA public key (RFC 7517, RFC 7518 §6.3).
 #[derive(Debug, Clone, Object, Serialize)]
+#[oai(example)]
 pub struct Jwk {
     /// Always `RSA`.
     pub kty: String,
@@ -38,6 +41,7 @@ pub struct Jwk {
 /// What a verifier reads to find the keys (OpenID Connect Discovery 1.0 §3, only the fields
 /// that hold for otp-login).
 #[derive(Debug, Clone, Object, Serialize)]
+#[oai(example)]
 pub struct Discovery {
     /// The `iss` of every token; this document is at `{issuer}/.well-known/openid-configuration`.
     pub issuer: String,
@@ -49,6 +53,38 @@ pub struct Discovery {
     pub subject_types_supported: Vec<String>,
     /// The claims an access token carries.
     pub claims_supported: Vec<String>,
+}
+
+// The examples Swagger UI and generated SDK docs show (the modulus shortened).
+impl Example for Jwk {
+    fn example() -> Self {
+        Self {
+            kty: "RSA".into(),
+            key_use: "sig".into(),
+            alg: "RS256".into(),
+            kid: "3f1a9c0e7b2d4e68".into(),
+            n: "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".into(),
+            e: "AQAB".into(),
+        }
+    }
+}
+
+impl Example for JwkSet {
+    fn example() -> Self {
+        Self {
+            keys: vec![Jwk::example()],
+        }
+    }
+}
+
+impl Example for Discovery {
+    fn example() -> Self {
+        discovery(&TokenPolicy {
+            issuer: "https://auth.example.com".into(),
+            audiences: vec!["otp-login".into()],
+            ttl: std::time::Duration::from_secs(3600),
+        })
+    }
 }
 
 /// The key set as published.
