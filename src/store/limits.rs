@@ -10,7 +10,8 @@
 //! A refusal needs the time until the next request fits. MySQL's upsert reports it through
 //! `LAST_INSERT_ID(column)`, which the statement's own answer carries; SQLite's returns the row
 //! only when the request was taken, and a refusal reads the row once more.
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{Statement, Value};
 
 use super::{bounded_delete, StoreError};
 
@@ -93,12 +94,35 @@ pub async fn take(
                 now_ms.into(),
                 rate.interval_ms.into(),
             ];
-            let refused_at = db
-                .execute(statement(db, sql, values))
-                .await?
-                .last_insert_id();
+            let refused_at = upsert(db, statement(db, sql, values)).await?;
             Ok(refused_at_ms(refused_at).map(retry_after))
         }
+    }
+}
+
+/// How many times a MySQL upsert is tried before its deadlock is an error.
+const UPSERT_TRIES: usize = 3;
+
+/// Runs one MySQL upsert and answers its `LAST_INSERT_ID()`. Racing upserts of one key can
+/// deadlock in InnoDB (each holds a shared lock on the duplicate it found and waits for an
+/// exclusive one); the one InnoDB picks is rolled back whole, so running it again is safe.
+async fn upsert(db: &DatabaseConnection, upsert: Statement) -> Result<u64, StoreError> {
+    let mut tries = 1;
+    loop {
+        match db.execute(upsert.clone()).await {
+            Err(err) if tries < UPSERT_TRIES && is_deadlock(&err) => tries += 1,
+            done => return Ok(done?.last_insert_id()),
+        }
+    }
+}
+
+/// MySQL's "Deadlock found when trying to get lock" (error 1213, SQLSTATE 40001).
+fn is_deadlock(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(sea_orm::SqlxError::Database(err))) => {
+            err.code().as_deref() == Some("40001")
+        }
+        _ => false,
     }
 }
 
@@ -208,10 +232,7 @@ pub async fn reserve_password_try(
                  updated_ms = IF(open_at_ms <= ?, ?, updated_ms), \
                  open_at_ms = IF(open_at_ms <= ?, {next_open_at}, LAST_INSERT_ID(open_at_ms))"
             );
-            let refused_at = db
-                .execute(statement(db, &sql, values))
-                .await?
-                .last_insert_id();
+            let refused_at = upsert(db, statement(db, &sql, values)).await?;
             Ok(refused_at_ms(refused_at).map(|open_at| (open_at - now_ms).max(0)))
         }
     }
