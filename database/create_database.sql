@@ -64,6 +64,21 @@ CREATE TABLE IF NOT EXISTS sessions (
   CONSTRAINT fk_sessions_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
+-- Refresh tokens, stored only as the SHA-256 of the secret: a refresh spends its row and adds
+-- the next (parent_hash names the one it replaced); they go with their session.
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+  token_hash VARCHAR(64) NOT NULL,
+  session_id VARCHAR(32) NOT NULL,
+  parent_hash VARCHAR(64) NULL DEFAULT NULL,
+  issued_at DATETIME NOT NULL,
+  spent_at DATETIME NULL DEFAULT NULL,
+  PRIMARY KEY (token_hash),
+  KEY idx_refresh_tokens_session (session_id),
+  KEY idx_refresh_tokens_parent (parent_hash),
+  KEY idx_refresh_tokens_issued (issued_at),
+  CONSTRAINT fk_refresh_tokens_session FOREIGN KEY (session_id) REFERENCES sessions (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
 -- The RSA keys that sign access tokens, shared by every instance: the public half as JWK
 -- components, the private half sealed with AES-256-GCM under a key derived from JWT_SECRET.
 -- The service makes the first one itself; `otp-login keys rotate` makes the others.

@@ -111,7 +111,7 @@ impl Cli {
             }
             Command::Discovery => {
                 return printing(|s| async move {
-                    let document = api::keys::discovery(&s.tokens);
+                    let document = api::keys::discovery(&s.tokens.issuer);
                     println!("{:#}", serde_json::to_value(document)?);
                     Ok(())
                 })

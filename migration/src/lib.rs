@@ -1,7 +1,7 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
 //! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions,
 //! codes bound to the request that asked for them, the shared token-signing keys, and users'
-//! opaque public ids.
+//! opaque public ids, and refresh tokens.
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
@@ -16,6 +16,7 @@ mod m20251125_000008_code_purposes_and_sessions;
 mod m20261201_000009_code_bindings;
 mod m20261201_000010_signing_keys;
 mod m20261201_000011_user_public_ids;
+mod m20261202_000012_refresh_tokens;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_code_bindings::Migration),
             Box::new(m20261201_000010_signing_keys::Migration),
             Box::new(m20261201_000011_user_public_ids::Migration),
+            Box::new(m20261202_000012_refresh_tokens::Migration),
         ]
     }
 }

@@ -175,3 +175,16 @@ text_field!(
         ..MetaSchema::new("string")
     }
 );
+
+text_field!(
+    RefreshTokenText,
+    "RefreshToken",
+    "The `refresh_token` from the last `/verify` or `/refresh` answer. It works once: the answer \
+     carries the next one.",
+    MetaSchema {
+        min_length: Some(32),
+        max_length: Some(32),
+        pattern: Some(SECRET_PATTERN.to_owned()),
+        ..MetaSchema::new("string")
+    }
+);

@@ -3,7 +3,8 @@ use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{Enum, Object};
 
 use super::fields::{ChallengeText, CodeText, NewPasswordText, ResetTokenText};
-use super::fields::{SignInPasswordText, UsernameText};
+use super::fields::{RefreshTokenText, SignInPasswordText, UsernameText};
+use crate::auth::SessionGrant;
 
 /// The answer of every operation: whether it worked and a message for people. Every error
 /// answer has this shape.
@@ -135,8 +136,35 @@ pub struct SessionGranted {
     pub token: String,
     /// Always `Bearer`.
     pub token_type: String,
-    /// Seconds until the token expires.
+    /// Seconds until the token expires (at most `TOKEN_TTL_SECONDS`, 15 minutes by default):
+    /// renew it before then with `POST /refresh`.
     pub expires_in: u64,
+    /// Opaque; send it to `POST /refresh` for a new access token and the next refresh token.
+    /// It works once. Keep it as secret as a password.
+    pub refresh_token: String,
+    /// Seconds the refresh token stays usable if unused.
+    pub refresh_expires_in: u64,
+}
+
+impl SessionGranted {
+    pub fn new(message: &str, grant: SessionGrant) -> Self {
+        Self {
+            success: true,
+            message: message.to_owned(),
+            token: grant.access.token,
+            token_type: "Bearer".to_owned(),
+            expires_in: grant.access.expires_in.as_secs(),
+            refresh_token: grant.refresh.expose().to_owned(),
+            refresh_expires_in: grant.refresh_expires_in.as_secs(),
+        }
+    }
+}
+
+/// The refresh token to spend. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: RefreshTokenText,
 }
 
 /// Who is signed in.
@@ -244,9 +272,19 @@ impl Example for SessionGranted {
         Self {
             success: true,
             message: "Login successful".to_owned(),
-            token: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl".to_owned(),
+            token: "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6IjVmMGM4YzNlOWExYjRkN2U4ZjJhNmIxYzBkOWU4ZjdhIn0.eyJzdWIiOiI4YjNmMWUyYTljNGQ1ZTZmN2E4YjljMGQxZTJmM2E0YiJ9.c2lnbmF0dXJl".to_owned(),
             token_type: "Bearer".to_owned(),
-            expires_in: 3600,
+            expires_in: 900,
+            refresh_token: "9f86d081884c7d659a2feaa0c55ad015".to_owned(),
+            refresh_expires_in: 2_592_000,
+        }
+    }
+}
+
+impl Example for RefreshRequest {
+    fn example() -> Self {
+        Self {
+            refresh_token: RefreshTokenText("9f86d081884c7d659a2feaa0c55ad015".to_owned()),
         }
     }
 }

@@ -7,10 +7,10 @@ use poem_openapi::types::MaybeUndefined;
 
 use super::errors::rejected;
 use super::objects::{ApiMessage, CodeSubmission, Credentials, PasswordChange, PasswordReset};
-use super::objects::{PasswordResetRequest, Registration, SignOut, SignOutScope};
+use super::objects::{PasswordResetRequest, RefreshRequest, Registration, SignOut, SignOutScope};
 use crate::auth::{self, Challenge, ChangeWithCurrent, CodeAttempt, Email, LoginAttempt};
 use crate::auth::{LoginPassword, NewAccount, NewPassword, OneTimeCode, ResetAttempt};
-use crate::auth::{ResetProof, ResetToken};
+use crate::auth::{RefreshToken, ResetProof, ResetToken};
 
 /// A field's domain value, or the 400 body naming the rule it breaks.
 fn field<T, E: std::fmt::Display>(parsed: Result<T, E>) -> Result<T, Json<ApiMessage>> {
@@ -39,6 +39,14 @@ impl TryFrom<Registration> for NewAccount {
             username: field(Email::parse(&body.username.0))?,
             password: field(NewPassword::parse(body.password.0))?,
         })
+    }
+}
+
+impl TryFrom<RefreshRequest> for RefreshToken {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: RefreshRequest) -> Result<Self, Self::Error> {
+        field(RefreshToken::parse(&body.refresh_token.0))
     }
 }
 

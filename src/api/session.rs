@@ -1,4 +1,5 @@
-//! `GET /me`: who the bearer token belongs to; `POST /logout`: end the session, or all of them.
+//! `GET /me`: who the bearer token belongs to; `POST /refresh`: renew the access token with the
+//! refresh token; `POST /logout`: end the session, or all of them.
 use poem::web::Data;
 use poem_openapi::auth::Bearer;
 use poem_openapi::error::AuthorizationError;
@@ -6,13 +7,15 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
 use super::errors::{answer, answers_failures, parse_failure, rejected};
-use super::objects::{ApiMessage, CurrentUser, SignOut};
+use super::objects::{ApiMessage, CurrentUser, RateLimitedMessage, RefreshRequest};
+use super::objects::{SessionGranted, SignOut};
 use super::optional_body::OptionalJson;
 use super::spec::ApiTags;
-use crate::auth::{self, AuthError, AuthService};
+use crate::auth::{self, AuthError, AuthService, RefreshToken};
 use crate::server::client::ClientAddress;
 
 const SIGN_OUT: &str = "an optional field \"scope\", \"current\" or \"all\"";
+const REFRESH: &str = "a string field \"refresh_token\"";
 
 /// The token from `POST /verify`, sent as `Authorization: Bearer <token>`.
 #[derive(SecurityScheme)]
@@ -36,6 +39,32 @@ impl SessionApi {
                 message: "Signed in".to_owned(),
                 username: session.username,
             })))
+        })
+        .await
+    }
+
+    /// Renew the access token
+    ///
+    /// Spends the refresh token from the last `/verify` or `/refresh` answer and answers a new
+    /// access token with the next refresh token; the one sent is spent. Call it before
+    /// `expires_in` runs out. A refresh token works once: sent again, it ends the session
+    /// (someone else holds a copy), except within a few seconds of its refresh, so two tabs
+    /// refreshing at once both go on. It lapses unused after `refresh_expires_in` seconds, and
+    /// with its session: sign-out, a password reset or change, or the session's maximum age.
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
+    async fn refresh(
+        &self,
+        auth: Data<&AuthService>,
+        client: ClientAddress,
+        body: Json<RefreshRequest>,
+    ) -> RefreshResponse {
+        answer(async {
+            let presented = RefreshToken::try_from(body.0)?;
+            let grant = auth.refresh(&client.0, &presented).await?;
+            Ok(RefreshResponse::Refreshed(Json(SessionGranted::new(
+                "Token refreshed",
+                grant,
+            ))))
         })
         .await
     }
@@ -107,6 +136,48 @@ answers_failures!(MeResponse {
 /// is the same 401 as a bad token.
 fn me_bad_request(err: poem::Error) -> MeResponse {
     MeResponse::Unauthorized(no_bearer_token(&err))
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "refresh_bad_request")]
+pub enum RefreshResponse {
+    /// A new access token and the next refresh token. Message: `Token refreshed`.
+    #[oai(status = 200)]
+    Refreshed(Json<SessionGranted>),
+    /// The body is not JSON, or `refresh_token` is missing or not 32 hexadecimal characters.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// The body is over 16 KiB; it was refused before the operation read it.
+    /// Message: `Request body too large`.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the body-limit middleware; listed so the spec states it
+    PayloadTooLarge(Json<ApiMessage>),
+    /// The refresh token is unknown, spent, unused too long, or its session ended: sign in
+    /// again. Message: `Invalid or expired session`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Too many requests from this address: wait `retry_after` seconds (also sent as the
+    /// `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on the server; the refresh token is unchanged.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached; the refresh token is unchanged. Try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+answers_failures!(RefreshResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+    bad_request: BadRequest,
+    too_many: TooManyRequests,
+});
+
+fn refresh_bad_request(err: poem::Error) -> RefreshResponse {
+    RefreshResponse::BadRequest(parse_failure(&err, REFRESH))
 }
 
 #[derive(ApiResponse)]

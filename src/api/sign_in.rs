@@ -66,7 +66,8 @@ impl SignInApi {
     /// Send the `challenge` from the `/login` answer with the code: without it the code works
     /// only from the address that logged in. A code works once, for a few minutes, and dies
     /// after a few wrong tries. Every failure gets the same answer. On success the response
-    /// carries a bearer token for `GET /me`.
+    /// carries a short-lived bearer token for `GET /me` and the refresh token that renews it
+    /// (`POST /refresh`).
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
     async fn verify(
         &self,
@@ -77,13 +78,10 @@ impl SignInApi {
         answer(async {
             let attempt = CodeAttempt::try_from(body.0)?;
             let session = auth.verify(&client.0, &attempt).await?;
-            Ok(VerifyResponse::SignedIn(Json(SessionGranted {
-                success: true,
-                message: "Login successful".to_owned(),
-                token: session.token,
-                token_type: "Bearer".to_owned(),
-                expires_in: session.expires_in.as_secs(),
-            })))
+            Ok(VerifyResponse::SignedIn(Json(SessionGranted::new(
+                "Login successful",
+                session,
+            ))))
         })
         .await
     }

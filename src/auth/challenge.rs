@@ -1,6 +1,6 @@
 //! Opaque 128-bit secrets the service hands out: the challenge that binds a code to the
-//! request that asked for it, and the secret in a reset mail's link. Only their SHA-256 is
-//! stored, and `Debug` hides them.
+//! request that asked for it, the secret in a reset mail's link, and the refresh token that
+//! renews a session. Only their SHA-256 is stored, and `Debug` hides them.
 use std::fmt;
 
 use rand::Rng;
@@ -72,6 +72,14 @@ opaque_secret!(
     ResetToken,
     ResetTokenFormatError,
     "Token must be 32 hexadecimal characters"
+);
+
+opaque_secret!(
+    /// Answered by `/verify` and `/refresh` beside the access token; spent by the next
+    /// `/refresh`, which answers the one after it.
+    RefreshToken,
+    RefreshTokenFormatError,
+    "Refresh token must be 32 hexadecimal characters"
 );
 
 #[cfg(test)]

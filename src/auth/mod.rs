@@ -9,13 +9,13 @@ pub mod password;
 pub mod service;
 pub mod token;
 
-pub use challenge::{Challenge, ResetToken};
+pub use challenge::{Challenge, RefreshToken, ResetToken};
 pub use code::{CodeHasher, CodePolicy, CodePurpose, OneTimeCode};
 pub use email::Email;
 pub use keys::KeyRing;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
 pub use service::ResetProof;
-pub use service::{AuthError, AuthService, Session, SignOutScope};
+pub use service::{AuthError, AuthService, Session, SessionGrant, SignOutScope};
 pub use service::{ChangeWithCurrent, CodeAttempt, LoginAttempt, NewAccount, ResetAttempt};
-pub use token::{SessionToken, TokenClaims, TokenKeys, TokenPolicy};
+pub use token::{RefreshPolicy, SessionToken, TokenClaims, TokenKeys, TokenPolicy};

@@ -2,6 +2,7 @@
 //! opaque id (`sub`) and the session row (`sid`) that keeps them valid.
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,41 @@ pub struct TokenPolicy {
     pub issuer: String,
     /// `aud`: one or more audiences; verifiers accept a token naming theirs.
     pub audiences: Vec<String>,
+    /// How long an access token lives (at most until its session's absolute end).
     pub ttl: Duration,
+    pub refresh: RefreshPolicy,
+}
+
+/// How refresh tokens renew a session: each lives `idle` unless spent sooner, the session they
+/// renew ends `max_age` after sign-in whatever happens, and a spent token presented again
+/// within `reuse_grace` of its refresh (two tabs refreshing at once) gets a token rather than
+/// ending the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    pub idle: Duration,
+    pub max_age: Duration,
+    pub reuse_grace: Duration,
+}
+
+impl RefreshPolicy {
+    /// The longest a grace window may be: a stolen token replayed inside it renews too.
+    pub const MAX_GRACE: Duration = Duration::from_secs(10);
+
+    /// Whether a token issued at `issued_at` has gone unused too long by `now`.
+    pub fn idle_expired(&self, issued_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now >= issued_at + self.idle
+    }
+
+    /// Whether a token spent at `spent_at` is still within the grace window at `now`.
+    pub fn within_grace(&self, spent_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now <= spent_at + self.reuse_grace
+    }
+
+    /// How long a token issued `now` may renew a session that ends at `session_ends`.
+    pub fn lifetime(&self, now: DateTime<Utc>, session_ends: DateTime<Utc>) -> Duration {
+        let left = (session_ends - now).to_std().unwrap_or_default();
+        left.min(self.idle)
+    }
 }
 
 /// The only kind of token otp-login issues, as `token_use` says.
@@ -85,15 +120,19 @@ impl TokenKeys {
         &self.ring
     }
 
-    /// A token for the user `subject` (their public id) with address `email`, in session `sid`.
+    /// A token for the user `subject` (their public id) with address `email`, in session `sid`,
+    /// which ends at `session_ends`: the token never outlives it.
     pub async fn issue(
         &self,
         subject: &str,
         email: &str,
         session_id: &str,
+        session_ends: DateTime<Utc>,
     ) -> anyhow::Result<SessionToken> {
         let keys = self.ring.current().await?;
         let now = jsonwebtoken::get_current_timestamp();
+        let ends = u64::try_from(session_ends.timestamp()).unwrap_or(0);
+        let exp = (now + self.policy.ttl.as_secs()).min(ends).max(now);
         let aud = match self.policy.audiences.as_slice() {
             [one] => Audience::One(one.clone()),
             many => Audience::Many(many.to_vec()),
@@ -106,7 +145,7 @@ impl TokenKeys {
             sid: session_id.to_owned(),
             iat: now,
             nbf: now,
-            exp: now + self.policy.ttl.as_secs(),
+            exp,
             jti: hex::encode(rand::random::<[u8; 16]>()),
             token_use: ACCESS.to_owned(),
         };
@@ -115,7 +154,7 @@ impl TokenKeys {
         let token = jsonwebtoken::encode(&header, &claims, &keys.signing.key)?;
         Ok(SessionToken {
             token,
-            expires_in: self.policy.ttl,
+            expires_in: Duration::from_secs(exp - now),
         })
     }
 
@@ -168,14 +207,52 @@ mod tests {
                 issuer: "http://localhost:3000".into(),
                 audiences: vec!["otp-login".into()],
                 ttl: Duration::from_secs(3600),
+                refresh: RefreshPolicy {
+                    idle: Duration::from_secs(30 * 86_400),
+                    max_age: Duration::from_secs(90 * 86_400),
+                    reuse_grace: Duration::from_secs(10),
+                },
             },
         )
+    }
+
+    fn far() -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::days(1)
+    }
+
+    #[tokio::test]
+    async fn a_token_never_outlives_its_session() {
+        let keys = keys();
+        let ends = Utc::now() + chrono::Duration::seconds(120);
+        let issued = keys
+            .issue("ab12", "a@example.com", "s1", ends)
+            .await
+            .unwrap();
+        assert!((119..=120).contains(&issued.expires_in.as_secs()));
+    }
+
+    #[test]
+    fn refresh_rules_for_idle_grace_and_the_session_end() {
+        let policy = keys().policy.refresh;
+        let t = Utc::now();
+        let days = chrono::Duration::days;
+        assert!(!policy.idle_expired(t - days(29), t));
+        assert!(policy.idle_expired(t - days(30), t));
+        let secs = chrono::Duration::seconds;
+        assert!(policy.within_grace(t - secs(10), t));
+        assert!(!policy.within_grace(t - secs(11), t));
+        assert_eq!(policy.lifetime(t, t + days(90)), policy.idle);
+        assert_eq!(policy.lifetime(t, t + secs(60)).as_secs(), 60);
+        assert_eq!(policy.lifetime(t, t - secs(60)).as_secs(), 0);
     }
 
     #[tokio::test]
     async fn issued_tokens_verify_to_their_user() {
         let keys = keys();
-        let issued = keys.issue("ab12", "alice@example.com", "s1").await.unwrap();
+        let issued = keys
+            .issue("ab12", "alice@example.com", "s1", far())
+            .await
+            .unwrap();
         assert_eq!(issued.expires_in.as_secs(), 3600);
         let claims = keys.verify(&issued.token).await.unwrap();
         assert_eq!(claims.subject, "ab12");
@@ -186,7 +263,7 @@ mod tests {
     async fn other_keys_and_garbage_are_rejected() {
         let (keys, other) = (keys(), keys());
         let token = other
-            .issue("ab12", "a@example.com", "s1")
+            .issue("ab12", "a@example.com", "s1", far())
             .await
             .unwrap()
             .token;
@@ -199,7 +276,7 @@ mod tests {
         let mut keys = keys();
         keys.policy.audiences = vec!["a".into(), "b".into()];
         let token = keys
-            .issue("ab12", "a@example.com", "s1")
+            .issue("ab12", "a@example.com", "s1", far())
             .await
             .unwrap()
             .token;

@@ -60,8 +60,17 @@ pub struct Environment {
     /// Wrong codes in a row, across codes, after which sign-in by code is locked until the
     /// password is reset; the user is told by mail (1 to 100).
     pub otp_lock_after: u32,
-    /// Lifetime of an access token, in seconds (60 to 86400).
+    /// Lifetime of an access token, in seconds (300 to 86400). Outside verifiers see a
+    /// revocation within this time; `/refresh` renews the token before it ends.
     pub token_ttl_seconds: u64,
+    /// How long a refresh token stays usable unused, in seconds (1 hour to 365 days).
+    pub refresh_idle_seconds: u64,
+    /// The longest a session lasts however often it is refreshed, in seconds (at least the
+    /// idle time, at most 3650 days); the user signs in with a code again after it.
+    pub refresh_max_age_seconds: u64,
+    /// How long after a refresh its spent token still renews instead of ending the session,
+    /// for two tabs refreshing at once, in seconds (0 to 10).
+    pub refresh_reuse_grace_seconds: u64,
     /// `iss` of access tokens: the URL the service is reached at, under which verifiers find
     /// `/.well-known/openid-configuration`. Default: `http://localhost:PORT` off Lambda;
     /// required on Lambda.
@@ -158,7 +167,10 @@ impl Default for Environment {
             otp_ttl_seconds: 300,
             otp_max_attempts: 5,
             otp_lock_after: 100,
-            token_ttl_seconds: 3600,
+            token_ttl_seconds: 900,
+            refresh_idle_seconds: 30 * 86_400,
+            refresh_max_age_seconds: 90 * 86_400,
+            refresh_reuse_grace_seconds: 10,
             token_issuer: None,
             token_audience: "otp-login".into(),
             cors_enabled: true,

@@ -60,7 +60,17 @@ fn errors_name_the_variable() {
         (&[("OTP_TTL_SECONDS", "900")], "OTP_TTL_SECONDS"),
         (&[("OTP_MAX_ATTEMPTS", "0")], "OTP_MAX_ATTEMPTS"),
         (&[("OTP_LOCK_AFTER", "101")], "OTP_LOCK_AFTER"),
-        (&[("TOKEN_TTL_SECONDS", "5")], "TOKEN_TTL_SECONDS"),
+        (&[("TOKEN_TTL_SECONDS", "299")], "TOKEN_TTL_SECONDS"),
+        (&[("TOKEN_TTL_SECONDS", "86401")], "TOKEN_TTL_SECONDS"),
+        (&[("REFRESH_IDLE_SECONDS", "60")], "REFRESH_IDLE_SECONDS"),
+        (
+            &[("REFRESH_MAX_AGE_SECONDS", "3600")],
+            "REFRESH_MAX_AGE_SECONDS",
+        ),
+        (
+            &[("REFRESH_REUSE_GRACE_SECONDS", "11")],
+            "REFRESH_REUSE_GRACE_SECONDS",
+        ),
         (&[("JWT_SECRET", "short")], "JWT_SECRET"),
         (&[("DB_HOST", "h"), ("DB_NAME", "n")], "DB_USER"),
         (&[("DB_MAX_CONNECTIONS", "0")], "DB_MAX_CONNECTIONS"),
@@ -253,7 +263,11 @@ fn tokens_name_this_server_and_otp_login_unless_told_otherwise() {
     let s = settings(&[("PORT", "8080")]).unwrap();
     assert_eq!(s.tokens.issuer, "http://localhost:8080");
     assert_eq!(s.tokens.audiences, ["otp-login"]);
-    assert_eq!(s.tokens.ttl, Duration::from_secs(3600));
+    assert_eq!(s.tokens.ttl, Duration::from_secs(900));
+    let refresh = s.tokens.refresh;
+    assert_eq!(refresh.idle, Duration::from_secs(30 * 86_400));
+    assert_eq!(refresh.max_age, Duration::from_secs(90 * 86_400));
+    assert_eq!(refresh.reuse_grace, Duration::from_secs(10));
     let s = settings(&[
         ("TOKEN_ISSUER", "https://auth.example.com/"),
         ("TOKEN_AUDIENCE", "api, billing ,"),

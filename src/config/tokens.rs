@@ -1,21 +1,51 @@
-//! The access-token settings: issuer, audiences and lifetime.
+//! The token settings: issuer, audiences, the access token's lifetime, and how refresh tokens
+//! renew a session.
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::{ConfigError, Environment};
-use crate::auth::TokenPolicy;
+use crate::auth::{RefreshPolicy, TokenPolicy};
+
+const DAY: u64 = 86_400;
 
 pub(super) fn tokens(env: &Environment, on_lambda: bool) -> Result<TokenPolicy, ConfigError> {
-    if !(60..=86_400).contains(&env.token_ttl_seconds) {
-        return Err(ConfigError(format!(
-            "TOKEN_TTL_SECONDS must be between 60 and 86400, got {}",
-            env.token_ttl_seconds
-        )));
-    }
+    let ttl = seconds("TOKEN_TTL_SECONDS", env.token_ttl_seconds, 300..=DAY)?;
+    let idle = seconds(
+        "REFRESH_IDLE_SECONDS",
+        env.refresh_idle_seconds,
+        3600..=365 * DAY,
+    )?;
+    let max_age = seconds(
+        "REFRESH_MAX_AGE_SECONDS",
+        env.refresh_max_age_seconds,
+        env.refresh_idle_seconds..=3650 * DAY,
+    )?;
+    let reuse_grace = seconds(
+        "REFRESH_REUSE_GRACE_SECONDS",
+        env.refresh_reuse_grace_seconds,
+        0..=RefreshPolicy::MAX_GRACE.as_secs(),
+    )?;
     Ok(TokenPolicy {
         issuer: issuer(env, on_lambda)?,
         audiences: audiences(&env.token_audience)?,
-        ttl: Duration::from_secs(env.token_ttl_seconds),
+        ttl,
+        refresh: RefreshPolicy {
+            idle,
+            max_age,
+            reuse_grace,
+        },
     })
+}
+
+fn seconds(name: &str, value: u64, allowed: RangeInclusive<u64>) -> Result<Duration, ConfigError> {
+    if !allowed.contains(&value) {
+        return Err(ConfigError(format!(
+            "{name} must be between {} and {}, got {value}",
+            allowed.start(),
+            allowed.end()
+        )));
+    }
+    Ok(Duration::from_secs(value))
 }
 
 /// `TOKEN_ISSUER` without a trailing `/` (verifiers compare `iss` byte for byte, and append

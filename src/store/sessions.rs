@@ -4,10 +4,10 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Statement,
+    QueryFilter, Statement, TransactionTrait,
 };
 
-use super::{bounded_delete, now, StoreError};
+use super::{bounded_delete, now, refresh_tokens, StoreError};
 use crate::entity::sessions::{self, Column, Entity};
 
 /// A live session as the domain needs it.
@@ -24,11 +24,13 @@ const SEEN_EVERY: Duration = Duration::minutes(1);
 /// How long a revoked row is kept (for the record) before the clean-up takes it.
 const KEEP_REVOKED: Duration = Duration::days(1);
 
+/// Opens a session that ends at `expires_at` with its first refresh token, in one transaction.
 pub async fn open(
     db: &DatabaseConnection,
     id: &str,
     user_id: i32,
     expires_at: DateTime<Utc>,
+    refresh_hash: &str,
 ) -> Result<(), StoreError> {
     let now = now();
     let row = sessions::ActiveModel {
@@ -39,7 +41,10 @@ pub async fn open(
         expires_at: Set(expires_at),
         revoked_at: Set(None),
     };
-    Entity::insert(row).exec_without_returning(db).await?;
+    let txn = db.begin().await?;
+    Entity::insert(row).exec_without_returning(&txn).await?;
+    refresh_tokens::issue(&txn, refresh_hash, id, None).await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -83,13 +88,22 @@ pub async fn hold_live<C: ConnectionTrait>(
 
 /// Records that the session was used, at most once a minute.
 pub async fn seen(db: &DatabaseConnection, session: &SessionRecord) -> Result<(), StoreError> {
+    seen_at(db, &session.id, session.last_seen_at).await
+}
+
+/// Records that the session `id`, last seen at `last_seen_at`, was used, at most once a minute.
+pub async fn seen_at(
+    db: &DatabaseConnection,
+    id: &str,
+    last_seen_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let now = now();
-    if now - session.last_seen_at < SEEN_EVERY {
+    if now - last_seen_at < SEEN_EVERY {
         return Ok(());
     }
     Entity::update_many()
         .col_expr(Column::LastSeenAt, Expr::value(now))
-        .filter(Column::Id.eq(session.id.as_str()))
+        .filter(Column::Id.eq(id))
         .filter(Column::LastSeenAt.lt(now - SEEN_EVERY))
         .exec(db)
         .await?;

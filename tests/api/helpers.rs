@@ -366,9 +366,20 @@ impl TestApp {
 
     /// Logs in and verifies as the registered `username`, returning another session's token.
     pub async fn sign_in_again(&self, username: &str) -> String {
-        assert_status(self.login(username, PASSWORD).await, 200).await;
-        let body = assert_status(self.verify(username, &self.code_for(username)).await, 200).await;
+        let body = self.sign_in_grant(username).await;
         body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Logs in and verifies as the registered `username`, returning the whole `/verify` answer:
+    /// the access token and the refresh token of a new session.
+    pub async fn sign_in_grant(&self, username: &str) -> Value {
+        assert_status(self.login(username, PASSWORD).await, 200).await;
+        assert_status(self.verify(username, &self.code_for(username)).await, 200).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json("/refresh", &json!({"refresh_token": refresh_token}))
+            .await
     }
 
     pub async fn connect_db(&self) -> DatabaseConnection {

@@ -353,6 +353,7 @@ async fn every_request_body_refuses_the_fields_it_does_not_name() {
             "/change-password",
             "/login",
             "/logout",
+            "/refresh",
             "/register",
             "/request-password-reset",
             "/reset-password",

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 const ISSUER: &str = "http://localhost:0";
-const TTL: Duration = Duration::from_secs(3600);
+const TTL: Duration = Duration::from_secs(900);
 
 async fn get(app: &TestApp, path: &str) -> reqwest::Response {
     let response = app.client.get(app.url(path)).send().await.unwrap();
@@ -355,7 +355,10 @@ async fn the_migration_gives_every_existing_user_an_id_of_their_own() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
         let db = TestDb::new(backend).await;
         let conn = db.connect().await;
-        let before = Migrator::migrations().len() as u32 - 1;
+        let before = Migrator::migrations()
+            .iter()
+            .position(|m| m.name() == "m20261201_000011_user_public_ids")
+            .expect("the public id migration") as u32;
         Migrator::up(&conn, Some(before)).await.unwrap();
         conn.execute_unprepared(
             "INSERT INTO users (username, password, created_at, updated_at, failed_codes) VALUES \

@@ -17,7 +17,7 @@ async fn verify_with_the_mailed_code_returns_a_bearer_token() {
         )
         .await;
         assert_eq!(body["token_type"], "Bearer");
-        assert_eq!(body["expires_in"], 3600);
+        assert_eq!(body["expires_in"], 900);
         assert_eq!(
             body["token"].as_str().unwrap().split('.').count(),
             3,

@@ -18,7 +18,7 @@ use crate::store::users::{self, UserRecord};
 use crate::store::{self, Db, StoreError};
 
 pub use password::{ChangeWithCurrent, ResetAttempt, ResetProof, RESET_REQUEST_FLOOR};
-pub use sessions::{Session, SignOutScope};
+pub use sessions::{Session, SessionGrant, SignOutScope};
 pub use sign_in::{CodeAttempt, LoginAttempt, NewAccount};
 
 /// Every way a sign-in step can fail. The message is what the user reads; causes stay in the

@@ -1,6 +1,27 @@
-//! Sessions after sign-in: the session a bearer token names, and signing out of one or all.
-use super::{AuthError, AuthService};
-use crate::store::{sessions, users};
+//! Sessions after sign-in: opening one with its first refresh token, renewing it by refresh
+//! token, the session a bearer token names, and signing out of one or all.
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::{allowed, AuthError, AuthService};
+use crate::auth::{RefreshToken, SessionToken};
+use crate::store::refresh_tokens::{self, RefreshRecord};
+use crate::store::users::{self, UserRecord};
+use crate::store::{self, sessions};
+
+/// One session opened in this many also deletes a bounded batch of dead session rows and of
+/// idle refresh tokens.
+const PRUNE_ONE_IN: u32 = 20;
+const PRUNE_BATCH: u32 = 100;
+
+/// What a sign-in or a refresh hands the client: an access token, and the refresh token that
+/// renews it once, with how long that stays usable.
+pub struct SessionGrant {
+    pub access: SessionToken,
+    pub refresh: RefreshToken,
+    pub refresh_expires_in: Duration,
+}
 
 /// The signed-in session a valid bearer token belongs to.
 #[derive(Debug, Clone)]
@@ -18,6 +39,105 @@ pub enum SignOutScope {
 }
 
 impl AuthService {
+    /// A session row for the user, its first refresh token, and an access token naming it.
+    pub(super) async fn open_session(&self, user: &UserRecord) -> Result<SessionGrant, AuthError> {
+        if rand::random_range(0..PRUNE_ONE_IN) == 0 {
+            sessions::prune(&self.db, PRUNE_BATCH).await?;
+            let idle = chrono::Duration::from_std(self.tokens.policy().refresh.idle)
+                .map_err(anyhow::Error::new)?;
+            refresh_tokens::prune(&self.db, idle, PRUNE_BATCH).await?;
+        }
+        let id = hex::encode(rand::rng().random::<[u8; 16]>());
+        let policy = self.tokens.policy().refresh;
+        let now = store::now();
+        let ends = now + policy.max_age;
+        let subject = match &user.public_id {
+            Some(public_id) => public_id.clone(),
+            None => users::ensure_public_id(&self.db, user.id).await?,
+        };
+        let refresh = RefreshToken::generate();
+        sessions::open(&self.db, &id, user.id, ends, &refresh.digest()).await?;
+        Ok(SessionGrant {
+            access: self
+                .tokens
+                .issue(&subject, &user.username, &id, ends)
+                .await?,
+            refresh,
+            refresh_expires_in: policy.lifetime(now, ends),
+        })
+    }
+
+    /// Spends a refresh token for a new access token and the next refresh token. A spent token
+    /// presented again ends its session, unless it was spent within the grace window and is the
+    /// parent of the session's live token (two tabs refreshing at once).
+    pub async fn refresh(
+        &self,
+        client: &str,
+        presented: &RefreshToken,
+    ) -> Result<SessionGrant, AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        let policy = self.tokens.policy().refresh;
+        let hash = presented.digest();
+        let now = store::now();
+        let record = refresh_tokens::find(&self.db, &hash)
+            .await?
+            .filter(|record| {
+                record.session_live(now) && !policy.idle_expired(record.issued_at, now)
+            })
+            .ok_or_else(|| refused(client, "unknown, idle or its session ended"))?;
+        // Everything that can fail comes before the token is spent, so a failure leaves it
+        // usable.
+        sessions::seen_at(&self.db, &record.session_id, record.session_last_seen_at).await?;
+        let subject = match &record.public_id {
+            Some(public_id) => public_id.clone(),
+            None => users::ensure_public_id(&self.db, record.user_id).await?,
+        };
+        let ends = record.session_expires_at;
+        let access = self
+            .tokens
+            .issue(&subject, &record.username, &record.session_id, ends)
+            .await?;
+        let next = RefreshToken::generate();
+        let rotated = record.spent_at.is_none()
+            && refresh_tokens::rotate(&self.db, &hash, &record.session_id, &next.digest()).await?;
+        if !rotated {
+            // Spent before, or a moment ago by a racing refresh of the same token.
+            let spent_at = record.spent_at.unwrap_or(now);
+            if policy.within_grace(spent_at, now)
+                && !refresh_tokens::has_spent_child(&self.db, &hash).await?
+            {
+                refresh_tokens::issue(&self.db, &next.digest(), &record.session_id, Some(&hash))
+                    .await?;
+            } else {
+                return Err(self.reused(client, &record).await?);
+            }
+        }
+        tracing::info!(
+            event = "token_refreshed",
+            client,
+            user_id = record.user_id,
+            "refreshed"
+        );
+        Ok(SessionGrant {
+            access,
+            refresh: next,
+            refresh_expires_in: policy.lifetime(now, ends),
+        })
+    }
+
+    /// A spent refresh token came back: someone holds a copy. Ends its session.
+    async fn reused(&self, client: &str, record: &RefreshRecord) -> Result<AuthError, AuthError> {
+        let ended = sessions::revoke(&self.db, record.user_id, &record.session_id).await?;
+        tracing::warn!(
+            event = "refresh_token_reused",
+            client,
+            user_id = record.user_id,
+            ended,
+            "a spent refresh token was presented again; its session is ended"
+        );
+        Ok(AuthError::InvalidSession)
+    }
+
     /// The session a bearer token belongs to, while the token is valid, its session neither
     /// revoked nor expired, and its user still there.
     pub async fn session(&self, token: &str) -> Result<Session, AuthError> {
@@ -64,4 +184,10 @@ impl AuthService {
         );
         Ok(ended)
     }
+}
+
+/// A refresh token that renews nothing: the same answer as a bad access token.
+fn refused(client: &str, why: &'static str) -> AuthError {
+    tracing::info!(event = "refresh_refused", client, why, "refresh refused");
+    AuthError::InvalidSession
 }

@@ -1,18 +1,13 @@
 //! The two-step sign-in: register, log in with the password (which mails a code), and verify
 //! the code (which opens a session); with the code steps the password reset shares.
-use rand::Rng;
-
+use super::SessionGrant;
 use super::{allowed, allowed_for, limited_event, AuthError, AuthService, PasswordFor};
+use crate::auth::ResetToken;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
-use crate::auth::{ResetToken, SessionToken};
 use crate::mail::{CodeMessage, Notice};
 use crate::store::codes::{Binding, LiveCode};
 use crate::store::users::{self, UserRecord};
-use crate::store::{self, codes, sessions};
-
-/// One session opened in this many also deletes a bounded batch of dead session rows.
-const PRUNE_ONE_IN: u32 = 20;
-const PRUNE_BATCH: u32 = 100;
+use crate::store::{self, codes};
 
 /// An account to create.
 #[derive(Debug)]
@@ -223,7 +218,7 @@ impl AuthService {
         &self,
         client: &str,
         attempt: &CodeAttempt,
-    ) -> Result<SessionToken, AuthError> {
+    ) -> Result<SessionGrant, AuthError> {
         let CodeAttempt {
             username,
             code,
@@ -245,21 +240,6 @@ impl AuthService {
         let session = self.open_session(&user).await?;
         tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
         Ok(session)
-    }
-
-    /// A session row for the user and the token that names it.
-    async fn open_session(&self, user: &UserRecord) -> Result<SessionToken, AuthError> {
-        if rand::random_range(0..PRUNE_ONE_IN) == 0 {
-            sessions::prune(&self.db, PRUNE_BATCH).await?;
-        }
-        let id = hex::encode(rand::rng().random::<[u8; 16]>());
-        let expires_at = store::now() + self.tokens.ttl();
-        let subject = match &user.public_id {
-            Some(public_id) => public_id.clone(),
-            None => users::ensure_public_id(&self.db, user.id).await?,
-        };
-        sessions::open(&self.db, &id, user.id, expires_at).await?;
-        Ok(self.tokens.issue(&subject, &user.username, &id).await?)
     }
 
     /// Counts a wrong code across codes; the one that reaches the lock kills the live code and
