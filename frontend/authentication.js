@@ -9,6 +9,9 @@
   const TOKEN_KEY = "otp-login.token";
   const USERNAME_KEY = "otp-login.username";
   const EXPIRES_KEY = "otp-login.expires";
+  const REFRESH_KEY = "otp-login.refresh";
+  // An access token this close to its end is renewed before it is used.
+  const REFRESH_AHEAD_MS = 60000;
   const TIMEOUT_MS = 15000;
 
   // ---- The API: exactly the operations in openapi.yaml -------------------------------------
@@ -18,6 +21,7 @@
     login: (username, password) => call("POST", "/login", { username, password }),
     verify: (username, code, challenge) => call("POST", "/verify", { username, code, ...withChallenge(challenge) }),
     getCurrentUser: (token) => call("GET", "/me", undefined, token),
+    refresh: (refreshToken) => call("POST", "/refresh", { refresh_token: refreshToken }),
     logout: (token, scope) => call("POST", "/logout", scope ? { scope } : undefined, token),
     requestPasswordReset: (username) => call("POST", "/request-password-reset", { username }),
     // `proof` is `{ code, challenge }` from the reset request, or `{ token }` from the email's link.
@@ -229,15 +233,51 @@
     });
   }
 
+  // The refresh in flight, so calls made at once renew the token once.
+  let renewing = null;
+
   const session = {
     token: () => sessionStorage.getItem(TOKEN_KEY),
-    start(token, expiresIn) {
-      sessionStorage.setItem(TOKEN_KEY, token);
-      sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + Number(expiresIn) * 1000));
+    /** `answer` is a /verify or /refresh answer: the access token and the refresh token. */
+    start(answer) {
+      sessionStorage.setItem(TOKEN_KEY, answer.token);
+      sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + Number(answer.expires_in) * 1000));
+      if (typeof answer.refresh_token === "string") sessionStorage.setItem(REFRESH_KEY, answer.refresh_token);
     },
     end() {
       sessionStorage.removeItem(TOKEN_KEY);
       sessionStorage.removeItem(EXPIRES_KEY);
+      sessionStorage.removeItem(REFRESH_KEY);
+    },
+    /**
+     * The access token to send, renewed first when it is about to end: null once the session
+     * has ended (the refresh token refused). A refresh the network lost keeps the old token.
+     */
+    async current() {
+      const expires = session.expires();
+      const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+      if (!session.token() || !refreshToken || !expires || expires - Date.now() > REFRESH_AHEAD_MS) {
+        return session.token();
+      }
+      if (!renewing) {
+        renewing = api.refresh(refreshToken).then((result) => {
+          renewing = null;
+          if (result.status === 200 && result.data.token) session.start(result.data);
+          else if (result.status === 401 || result.status === 400) session.end();
+          return session.token();
+        });
+      }
+      return renewing;
+    },
+    /** Renews the token a little before it ends, for as long as the page stays open. */
+    keepFresh(onEnded) {
+      const expires = session.expires();
+      if (!expires || !sessionStorage.getItem(REFRESH_KEY)) return;
+      const wait = Math.max(expires - Date.now() - REFRESH_AHEAD_MS + 1000, 1000);
+      setTimeout(async () => {
+        if (await session.current()) session.keepFresh(onEnded);
+        else onEnded();
+      }, wait);
     },
     expires: () => Number(sessionStorage.getItem(EXPIRES_KEY)) || null,
     username: () => sessionStorage.getItem(USERNAME_KEY) || "",
@@ -285,6 +325,7 @@
       showStatus(loginRegion, "info", "You have signed out on this device. The server could not be told, so the session ends when it expires.");
     }
     if (params.has("password-changed")) showStatus(loginRegion, "success", "Password changed. Sign in with your new password.");
+    if (params.has("session-ended")) showStatus(loginRegion, "info", "Your session has ended. Sign in again to go on.");
 
     const showStep = (step) => {
       $("#password-step").hidden = step !== "password";
@@ -316,7 +357,7 @@
       const result = await api.verify(pending.username, codeForm.code.value, pending.challenge);
       if (result.status === 200 && result.data.token) {
         pending = null;
-        session.start(result.data.token, result.data.expires_in);
+        session.start(result.data);
         window.location.assign("account.html");
         return;
       }
@@ -475,15 +516,14 @@
 
   async function accountPage() {
     const region = $("#account-status");
-    const token = session.token();
-    if (!token) return window.location.replace("login.html");
+    if (!session.token()) return window.location.replace("login.html");
 
     // Ends the session on the server, then forgets the token here whatever the answer: a token
     // the server already refuses (401) is as good as ended.
     const signOut = async (button, scope) => {
       setBusy(true, button);
       showStatus(region, "info", "Signing out…");
-      const result = await api.logout(token, scope);
+      const result = await api.logout(await session.current(), scope);
       session.end();
       const ended = result.ok || result.status === 401;
       const where = !ended ? "signed-out-here" : scope === "all" ? "signed-out-everywhere" : "signed-out";
@@ -497,6 +537,7 @@
     const changeRegion = $("#change-status");
     onSubmit(changeForm, changeRegion, async () => {
       showStatus(changeRegion, "info", "Changing your password…");
+      const token = await session.current();
       const result = await api.changePassword(token, changeForm.current.value, changeForm.password.value);
       if (result.status === 200) {
         changeForm.reset();
@@ -511,16 +552,12 @@
     });
 
     showStatus(region, "info", "Checking your session…");
-    const result = await api.getCurrentUser(token);
+    const result = await api.getCurrentUser(await session.current());
     if (result.status === 200) {
       showStatus(region, "info", "");
       showEmail($("#account-username"), result.data.username);
       $("#account-avatar").textContent = result.data.username.charAt(0);
-      const expires = session.expires();
-      if (expires) {
-        const time = new Date(expires).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-        $("#session-end").textContent = "Your session ends at " + time + ", or sooner if you close this tab or sign out.";
-      }
+      session.keepFresh(() => window.location.assign("login.html?session-ended"));
       $("#signed-in").hidden = false;
       $("#sign-out-everywhere").hidden = false;
       return;

@@ -150,6 +150,56 @@ test("a session ended elsewhere is said in words when changing the password", T,
   await page.waitForURL("**/login.html");
 });
 
+// The page keeps the access token fresh: one within a minute of its end is renewed with the
+// refresh token before the page uses it, and again by the timer while the page stays open.
+const stored = (page) =>
+  page.evaluate(() => ({
+    token: sessionStorage.getItem("otp-login.token"),
+    refresh: sessionStorage.getItem("otp-login.refresh"),
+  }));
+const endingSoon = (page, ms) => page.evaluate((ms) => sessionStorage.setItem("otp-login.expires", String(Date.now() + ms)), ms);
+
+test("a token about to end is renewed silently, on load and while the page stays open", T, async () => {
+  const email = s.newEmail("refresh");
+  const page = await suite.browser.newPage();
+  await s.signIn(page, suite.api, email);
+  const before = await stored(page);
+  assert.match(before.refresh, s.HEX32, "the refresh token is kept beside the access token");
+
+  await endingSoon(page, 30000);
+  const sent = s.nextBody(page, "/refresh");
+  await page.reload();
+  assert.deepEqual(await sent, { refresh_token: before.refresh });
+  await s.expectSignedIn(page, email);
+  const renewed = await stored(page);
+  assert.notEqual(renewed.token, before.token);
+  assert.notEqual(renewed.refresh, before.refresh);
+  assert.equal(await s.meStatus(suite.api, renewed.token), 200);
+
+  // The timer: a page opened with a little over a minute left renews a little before the end.
+  await endingSoon(page, 62000);
+  const again = s.nextBody(page, "/refresh");
+  await page.reload();
+  await s.expectText(page, "#account-username", email);
+  assert.deepEqual(await again, { refresh_token: renewed.refresh });
+  await page.waitForFunction((old) => sessionStorage.getItem("otp-login.refresh") !== old, renewed.refresh);
+  await s.expectText(page, "#account-username", email);
+});
+
+test("when the refresh token is refused the page goes to sign-in and says why", T, async () => {
+  const email = s.newEmail("refreshend");
+  const page = await suite.browser.newPage();
+  await s.signIn(page, suite.api, email);
+  // A refresh token the server does not know, as after its session ended elsewhere.
+  await page.evaluate(() => sessionStorage.setItem("otp-login.refresh", "0123456789abcdef0123456789abcdef"));
+  await endingSoon(page, 62000);
+  await page.reload();
+  await s.expectText(page, "#account-username", email);
+  await page.waitForURL("**/login.html?session-ended");
+  await s.expectText(page, "#login-status", "Your session has ended. Sign in again to go on.");
+  assert.deepEqual(await stored(page), { token: null, refresh: null }, "nothing of the session is kept");
+});
+
 test("every request these pages made matches an operation of openapi.yaml", T, async () => {
   const contract = loadContract(OPENAPI, suite.api.url);
   const requests = await s.assertRequestsConform(suite.browser, contract);

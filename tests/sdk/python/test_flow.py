@@ -5,13 +5,14 @@ from http import HTTPStatus
 
 from otp_login_client import AuthenticatedClient
 from otp_login_client.api.auth import login, register, verify
-from otp_login_client.api.session import get_current_user
+from otp_login_client.api.session import get_current_user, refresh
 from otp_login_client.models import (
     ApiMessage,
     CodeSent,
     CodeSubmission,
     Credentials,
     CurrentUser,
+    RefreshRequest,
     Registration,
     SessionGranted,
 )
@@ -52,6 +53,45 @@ def test_register_login_verify_then_me(client, base_url, email, server_log):
     assert me.status_code == HTTPStatus.OK, me.content
     assert isinstance(me.parsed, CurrentUser)
     assert me.parsed.username == email
+
+
+def signed_in(client, email, server_log):
+    registered(client, email)
+    sent = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert sent.status_code == HTTPStatus.OK, sent.content
+    code = server_log.code_after(email, seen=0)
+    answer = verify.sync_detailed(
+        client=client, body=CodeSubmission(username=email, code=code, challenge=sent.parsed.challenge)
+    )
+    assert answer.status_code == HTTPStatus.OK, answer.content
+    return answer.parsed
+
+
+def renew(client, refresh_token):
+    return refresh.sync_detailed(client=client, body=RefreshRequest(refresh_token=refresh_token))
+
+
+def test_refresh_rotates_and_a_spent_token_replayed_ends_the_session(client, base_url, email, server_log):
+    session = signed_in(client, email, server_log)
+    assert CHALLENGE.fullmatch(session.refresh_token) and session.refresh_expires_in > 0
+
+    first = renew(client, session.refresh_token)
+    assert first.status_code == HTTPStatus.OK, first.content
+    assert isinstance(first.parsed, SessionGranted)
+    assert first.parsed.message == "Token refreshed"
+    assert first.parsed.refresh_token != session.refresh_token
+    with AuthenticatedClient(base_url=base_url, token=first.parsed.token) as authed:
+        assert get_current_user.sync_detailed(client=authed).parsed.username == email
+    second = renew(client, first.parsed.refresh_token)
+    assert second.status_code == HTTPStatus.OK, second.content
+
+    # The first token again, after its child was spent too: a copy is in someone else's hands.
+    replayed = renew(client, session.refresh_token)
+    assert replayed.status_code == HTTPStatus.UNAUTHORIZED
+    assert (replayed.parsed.success, replayed.parsed.message) == (False, "Invalid or expired session")
+    assert renew(client, second.parsed.refresh_token).status_code == HTTPStatus.UNAUTHORIZED
+    with AuthenticatedClient(base_url=base_url, token=second.parsed.token) as authed:
+        assert get_current_user.sync_detailed(client=authed).status_code == HTTPStatus.UNAUTHORIZED
 
 
 def test_registering_a_taken_username_returns_409(client, email):

@@ -33,7 +33,11 @@ describe("breakingChanges", () => {
       delete granted.properties.token;
       granted.required = granted.required.filter((f) => f !== "token");
     });
-    assert.deepEqual(found, ["POST /verify 200 body: response field token removed"]);
+    // Every answer of that shape loses it: /verify's and /refresh's.
+    assert.deepEqual(found, [
+      "POST /verify 200 body: response field token removed",
+      "POST /refresh 200 body: response field token removed",
+    ]);
   });
 
   it("flags a response field that stops being required", () => {
@@ -120,6 +124,7 @@ describe("breakingChanges", () => {
     assert.deepEqual(found, [
       "POST /verify request body.code: type changed from string to integer",
       "POST /verify 200 body.expires_in: type changed from integer to string",
+      "POST /refresh 200 body.expires_in: type changed from integer to string",
     ]);
   });
 

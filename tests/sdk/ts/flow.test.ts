@@ -44,6 +44,33 @@ describe("the TypeScript SDK", () => {
     assert.deepEqual(me.data, { success: true, message: "Signed in", username: email });
   });
 
+  it("refreshes with rotating refresh tokens, and a replayed spent one ends the session", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const sent = await api.POST("/login", { body: { username: email, password } });
+    const code = await codeAfter(email, 0);
+    const verified = await api.POST("/verify", { body: { username: email, code, challenge: sent.data?.challenge } });
+    const session = verified.data;
+    assert.ok(session, "a 200 answer has a body");
+    assert.match(session.refresh_token, challengeShape);
+
+    const first = await api.POST("/refresh", { body: { refresh_token: session.refresh_token } });
+    assert.equal(first.response.status, 200, JSON.stringify(first.error));
+    assert.equal(first.data?.message, "Token refreshed");
+    assert.notEqual(first.data?.refresh_token, session.refresh_token);
+    const me = await api.GET("/me", { headers: { Authorization: `Bearer ${first.data?.token}` } });
+    assert.equal(me.response.status, 200);
+    const second = await api.POST("/refresh", { body: { refresh_token: first.data?.refresh_token ?? "" } });
+    assert.equal(second.response.status, 200);
+
+    // The first token again, after its child was spent too: the session ends.
+    const replayed = await api.POST("/refresh", { body: { refresh_token: session.refresh_token } });
+    assert.equal(replayed.response.status, 401);
+    assert.deepEqual(replayed.error, { success: false, message: "Invalid or expired session" });
+    const after = await api.POST("/refresh", { body: { refresh_token: second.data?.refresh_token ?? "" } });
+    assert.equal(after.response.status, 401);
+  });
+
   it("answers 409 to a second registration of the same username", async () => {
     const email = uniqueEmail("ts");
     await register(email);
