@@ -73,6 +73,13 @@ async fn no_password_code_secret_or_token_is_logged() {
     let session = assert_status(app.verify(&email, &code).await, 200).await;
     let token = session["token"].as_str().unwrap().to_owned();
     assert_status(app.me(&token).await, 200).await;
+    // Refreshed twice; then the first refresh token again, a reuse that ends the session.
+    let refresh_token = session["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = assert_status(app.refresh(&refresh_token).await, 200).await;
+    let next_refresh = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed_token = refreshed["token"].as_str().unwrap().to_owned();
+    assert_status(app.refresh(&next_refresh).await, 200).await;
+    assert_status(app.refresh(&refresh_token).await, 401).await;
     // The rest of the account's life: a reset by code, then a change while signed in.
     let reset_password = format!("reset-{}", random_suffix());
     let changed_password = format!("changed-{}", random_suffix());
@@ -103,7 +110,13 @@ async fn no_password_code_secret_or_token_is_logged() {
 
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(text.contains("code sent"), "the logs were captured");
-    for event in ["password_reset", "password_changed", "signed_out"] {
+    for event in [
+        "password_reset",
+        "password_changed",
+        "signed_out",
+        "token_refreshed",
+        "refresh_token_reused",
+    ] {
         let line = text
             .lines()
             .find(|l| l.contains(&format!("event=\"{event}\"")))
@@ -124,6 +137,9 @@ async fn no_password_code_secret_or_token_is_logged() {
         ("OTP secret", &otp_secret),
         ("token", &token),
         ("second token", &second_token),
+        ("refresh token", &refresh_token),
+        ("next refresh token", &next_refresh),
+        ("refreshed token", &refreshed_token),
     ] {
         assert!(!text.contains(secret), "the {what} appears in the logs");
     }
