@@ -21,9 +21,13 @@ const option = (call, name) => call[call.indexOf(name) + 1];
 
 /** Runs the script with the stand-in aws first on PATH; returns its calls and what it uploaded. */
 function deployWithStub(args) {
+  return deployWithStubEnv(args, {});
+}
+
+function deployWithStubEnv(args, env) {
   const dir = fs.mkdtempSync(path.join(scratch, "run-"));
   const stub = path.join(__dirname, "fixtures");
-  const result = deploy(args, { PATH: `${stub}:${process.env.PATH}`, AWS_STUB_DIR: dir });
+  const result = deploy(args, { PATH: `${stub}:${process.env.PATH}`, AWS_STUB_DIR: dir, ...env });
   const log = path.join(dir, "calls.jsonl");
   const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
   return { result, calls, dir };
@@ -97,4 +101,44 @@ test("refuses a bad bucket, a URL that could break config.js, and missing argume
     assert.equal(result.status, 2, args.join(" "));
     assert.deepEqual(calls, [], args.join(" "));
   }
+});
+
+test("--with-keys publishes the key set and discovery document first, as JSON cached ten minutes", () => {
+  const stub = path.join(__dirname, "fixtures", "otp-login");
+  const { result, calls, dir } = deployWithStubEnv(["--with-keys", "my-site", API_URL], { OTP_LOGIN: stub });
+  assert.equal(result.status, 0, result.stderr);
+  const documents = calls.slice(0, 2);
+  assert.deepEqual(documents.map((c) => c[3]), ["s3://my-site/.well-known/jwks.json", "s3://my-site/.well-known/openid-configuration"]);
+  for (const call of documents) {
+    assert.equal(call[1], "cp");
+    assert.equal(option(call, "--content-type"), "application/json");
+    assert.equal(option(call, "--cache-control"), "public, max-age=600");
+  }
+  const run = (command) => spawnSync(stub, [command], { encoding: "utf8" }).stdout;
+  assert.equal(fs.readFileSync(path.join(dir, "uploaded-jwks.json"), "utf8"), run("jwks"));
+  assert.equal(fs.readFileSync(path.join(dir, "uploaded-openid-configuration"), "utf8"), run("discovery"));
+  const syncs = calls.filter((c) => c[1] === "sync");
+  assert.equal(syncs.length, 3, "the pages still go up");
+  assert.ok(syncs.every((c) => option(c, "--exclude") === "*" && !option(c, "--include").includes("json")),
+    "no sync uploads the documents with another content type");
+});
+
+test("--with-keys --dry-run shows the document uploads and the discovery document", () => {
+  const stub = path.join(__dirname, "fixtures", "otp-login");
+  const { result, calls } = deployWithStubEnv(["--dry-run", "--with-keys", "my-site", API_URL], { OTP_LOGIN: stub });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(calls, []);
+  const commands = result.stdout.split("\n").filter((l) => l.startsWith("aws s3 "));
+  assert.equal(commands.length, 6);
+  assert.match(commands[0], /^aws s3 cp \S+\/\.well-known\/jwks\.json s3:\/\/my-site\/\.well-known\/jwks\.json --content-type application\/json --cache-control 'public, max-age=600'$/);
+  assert.match(commands[1], /^aws s3 cp \S+\/\.well-known\/openid-configuration s3:\/\/my-site\/\.well-known\/openid-configuration --content-type application\/json --cache-control 'public, max-age=600'$/);
+  assert.ok(result.stdout.includes('"jwks_uri": "https://d111111abcdef8.cloudfront.net/.well-known/jwks.json"'));
+});
+
+test("--with-keys stops before uploading anything when otp-login prints no documents", () => {
+  const stub = path.join(__dirname, "fixtures", "otp-login");
+  const { result, calls } = deployWithStubEnv(["--with-keys", "my-site", API_URL], { OTP_LOGIN: stub, OTP_LOGIN_STUB_BROKEN: "1" });
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /printed no key set or discovery document/);
+  assert.deepEqual(calls, []);
 });
