@@ -190,7 +190,9 @@ async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
             let stored = startup::stored_keys(&settings).await?;
             let published = crate::auth::keys::published(&stored);
             let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                t.map_or("-".to_owned(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                t.map_or("-".to_owned(), |t| {
+                    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                })
             };
             println!("kid                              state    published created              activated            retired              retire_after");
             for key in &stored {
@@ -210,7 +212,8 @@ async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
         KeysAction::Rotate { now } => match startup::rotate_keys(&settings, now).await? {
             Rotated::Created => println!("made the first signing key"),
             Rotated::Staged { standby } => println!(
-                "standby key {standby} published; run `otp-login keys rotate` again in {}                  minutes or later to make it sign",
+                "standby key {standby} published; run `otp-login keys rotate` again in {} \
+                 minutes or later to make it sign",
                 crate::auth::keys::PUBLISH_BEFORE_SIGNING.as_secs() / 60
             ),
             Rotated::Promoted {
