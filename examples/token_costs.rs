@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use migration::{Migrator, MigratorTrait};
-use otp_login::auth::{KeyRing, TokenKeys, TokenPolicy};
+use otp_login::auth::{KeyRing, RefreshPolicy, TokenKeys, TokenPolicy};
 use otp_login::store;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -32,11 +32,20 @@ async fn main() -> anyhow::Result<()> {
         TokenPolicy {
             issuer: "http://localhost:3000".into(),
             audiences: vec!["otp-login".into()],
-            ttl: Duration::from_secs(3600),
+            ttl: Duration::from_secs(900),
+            refresh: RefreshPolicy {
+                idle: Duration::from_secs(30 * 86_400),
+                max_age: Duration::from_secs(90 * 86_400),
+                reuse_grace: Duration::from_secs(10),
+            },
         },
     );
+    let session_ends = chrono::Utc::now() + chrono::Duration::days(90);
     // The first use makes and stores the key pair; every later one signs from the ring's copy.
-    let token = keys.issue("0123abcd", "a@example.com", "s1").await?.token;
+    let token = keys
+        .issue("0123abcd", "a@example.com", "s1", session_ends)
+        .await?
+        .token;
     anyhow::ensure!(
         keys.verify(&token).await.is_ok(),
         "RS256 token did not verify"
@@ -44,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
 
     let (keys, token) = (&keys, token.as_str());
     let rs256_issue = median_us(runs, move || async move {
-        keys.issue("0123abcd", "a@example.com", "s1")
+        keys.issue("0123abcd", "a@example.com", "s1", session_ends)
             .await
             .map(drop)
     })
