@@ -51,10 +51,7 @@ impl AuthService {
         let policy = self.tokens.policy().refresh;
         let now = store::now();
         let ends = now + policy.max_age;
-        let subject = match &user.public_id {
-            Some(public_id) => public_id.clone(),
-            None => users::ensure_public_id(&self.db, user.id).await?,
-        };
+        let subject = self.subject(user.id, user.public_id.as_deref()).await?;
         let refresh = RefreshToken::generate();
         sessions::open(&self.db, &id, user.id, ends, &refresh.digest()).await?;
         Ok(SessionGrant {
@@ -88,10 +85,9 @@ impl AuthService {
         // Everything that can fail comes before the token is spent, so a failure leaves it
         // usable.
         sessions::seen_at(&self.db, &record.session_id, record.session_last_seen_at).await?;
-        let subject = match &record.public_id {
-            Some(public_id) => public_id.clone(),
-            None => users::ensure_public_id(&self.db, record.user_id).await?,
-        };
+        let subject = self
+            .subject(record.user_id, record.public_id.as_deref())
+            .await?;
         let ends = record.session_expires_at;
         let access = self
             .tokens
@@ -122,6 +118,15 @@ impl AuthService {
             access,
             refresh: next,
             refresh_expires_in: policy.lifetime(now, ends),
+        })
+    }
+
+    /// The `sub` of the user's tokens: their public id, given one first if a row written by
+    /// hand has none.
+    async fn subject(&self, user_id: i32, public_id: Option<&str>) -> Result<String, AuthError> {
+        Ok(match public_id {
+            Some(public_id) => public_id.to_owned(),
+            None => users::ensure_public_id(&self.db, user_id).await?,
         })
     }
 
