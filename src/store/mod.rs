@@ -7,8 +7,11 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod users;
 
+use std::time::Duration;
+
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    RuntimeErr,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -48,14 +51,62 @@ pub async fn connect(
     max_connections: u32,
     lazy: bool,
 ) -> Result<DatabaseConnection, StoreError> {
-    let mut options = ConnectOptions::new(url.expose_secret());
+    let url = url.expose_secret();
+    if url.starts_with("mysql://") {
+        return connect_mysql(url, max_connections, lazy).await;
+    }
+    let mut options = ConnectOptions::new(url);
     options
         .max_connections(max_connections)
         .min_connections(0)
         .connect_lazy(lazy)
-        .acquire_timeout(std::time::Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A file next to the process does not go away between statements.
+        .test_before_acquire(false)
         .sqlx_logging(false);
     Ok(Database::connect(options).await?)
+}
+
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled MySQL connection idle this long is pinged before it is used: long enough that a
+/// busy pool never pings, short enough that one left over a Lambda freeze or a server's
+/// `wait_timeout` is found dead before a statement fails on it.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
+/// The MySQL pool, built here rather than by SeaORM because SeaORM can only ping before every
+/// statement (a round trip each) or never.
+async fn connect_mysql(
+    url: &str,
+    max_connections: u32,
+    lazy: bool,
+) -> Result<DatabaseConnection, StoreError> {
+    use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let connect_options = url
+        .parse::<MySqlConnectOptions>()
+        .map_err(|err| DbErr::Conn(RuntimeErr::SqlxError(err)))?
+        .disable_statement_logging();
+    let pool = MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        });
+    let pool = if lazy {
+        pool.connect_lazy_with(connect_options)
+    } else {
+        pool.connect_with(connect_options)
+            .await
+            .map_err(|err| DbErr::Conn(RuntimeErr::SqlxError(err)))?
+    };
+    Ok(sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool))
 }
 
 /// Closes every connection of the pool (a clone of it shares the pool).
