@@ -64,6 +64,11 @@ impl Application {
         self.port
     }
 
+    /// The service this application serves.
+    pub fn auth(&self) -> &AuthService {
+        &self.auth
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then stops gracefully.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await

@@ -8,8 +8,10 @@ use sea_orm::{
 };
 
 use super::now;
+use super::users::UserRecord;
 use super::StoreError;
 use crate::entity::one_time_codes::{self, Column, Entity};
+use crate::entity::users;
 
 /// What a code is for, as the `purpose` column names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,9 +105,7 @@ pub async fn rebind(
         .col_expr(Column::ChallengeHash, Expr::value(challenge_hash))
         .col_expr(Column::IssuedTo, Expr::value(issued_to))
         .filter(Column::UserId.eq(user_id))
-        .filter(Column::Purpose.eq(purpose.as_str()))
-        .filter(Column::ConsumedAt.is_null())
-        .filter(Column::ExpiresAt.gt(now()))
+        .filter(unspent_filter(purpose, None))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -137,20 +137,58 @@ async fn find_unspent(
     purpose: Purpose,
     max_attempts: Option<u32>,
 ) -> Result<Option<LiveCode>, StoreError> {
-    let mut query = Entity::find()
+    Ok(Entity::find()
         .filter(Column::UserId.eq(user_id))
-        .filter(Column::Purpose.eq(purpose.as_str()))
-        .filter(Column::ConsumedAt.is_null())
-        .filter(Column::ExpiresAt.gt(now()));
-    if let Some(max_attempts) = max_attempts {
-        query = query.filter(Column::Attempts.lt(max_attempts));
+        .filter(unspent_filter(purpose, max_attempts))
+        .one(db)
+        .await?
+        .map(LiveCode::from))
+}
+
+/// The user whose stored username is exactly `username`, with their live code of this
+/// purpose, in one read: what a code check needs before it counts a try. `None` when either is
+/// missing, which a check answers alike.
+pub async fn live_for_username(
+    db: &DatabaseConnection,
+    username: &str,
+    purpose: Purpose,
+    max_attempts: u32,
+) -> Result<Option<(UserRecord, LiveCode)>, StoreError> {
+    Ok(Entity::find()
+        .find_also_related(users::Entity)
+        .filter(users::Column::Username.eq(username))
+        .filter(unspent_filter(purpose, Some(max_attempts)))
+        .all(db)
+        .await?
+        .into_iter()
+        // As `users::find_by_username`: the bytes must match, whatever the collation.
+        .find_map(|(code, user)| {
+            let user = user.filter(|user| user.username == username)?;
+            Some((UserRecord::from(user), LiveCode::from(code)))
+        }))
+}
+
+impl From<one_time_codes::Model> for LiveCode {
+    fn from(row: one_time_codes::Model) -> Self {
+        Self {
+            code_hash: row.code_hash,
+            challenge_hash: row.challenge_hash,
+            issued_to: row.issued_to,
+            link_hash: row.link_hash,
+        }
     }
-    Ok(query.one(db).await?.map(|row| LiveCode {
-        code_hash: row.code_hash,
-        challenge_hash: row.challenge_hash,
-        issued_to: row.issued_to,
-        link_hash: row.link_hash,
-    }))
+}
+
+/// A code of this purpose, unused and unexpired, and with tries left when `max_attempts` says.
+fn unspent_filter(purpose: Purpose, max_attempts: Option<u32>) -> sea_orm::Condition {
+    let condition = sea_orm::Condition::all()
+        .add(Column::Purpose.eq(purpose.as_str()))
+        .add(Column::ConsumedAt.is_null())
+        .add(Column::ExpiresAt.gt(now()));
+    match max_attempts {
+        Some(max_attempts) => condition.add(Column::Attempts.lt(max_attempts)),
+        None => condition,
+    }
 }
 
 /// Counts one try against the code, if it is still live (unused, unexpired, tries left).
@@ -164,12 +202,41 @@ pub async fn record_attempt(
 ) -> Result<bool, StoreError> {
     let result = Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(unspent_code(user_id, purpose, code_hash))
-        .filter(Column::Attempts.lt(max_attempts))
-        .filter(Column::ExpiresAt.gt(now()))
+        .filter(live_try(user_id, purpose, code_hash, max_attempts))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Counts a try that offered the right code and spends the code with it, in one statement, if
+/// the code is still live: the try counts against the same limit a wrong one would, and only
+/// one caller can see `true` for a given code.
+pub async fn spend_with_try(
+    db: &DatabaseConnection,
+    user_id: i32,
+    purpose: Purpose,
+    code_hash: &str,
+    max_attempts: u32,
+) -> Result<bool, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::ConsumedAt, Expr::value(now()))
+        .filter(live_try(user_id, purpose, code_hash, max_attempts))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// This code, if a try at it may still count: unused, unexpired, with tries left.
+fn live_try(
+    user_id: i32,
+    purpose: Purpose,
+    code_hash: &str,
+    max_attempts: u32,
+) -> sea_orm::Condition {
+    unspent_code(user_id, purpose, code_hash)
+        .add(Column::Attempts.lt(max_attempts))
+        .add(Column::ExpiresAt.gt(now()))
 }
 
 /// Marks the code used. Only one caller can see `true` for a given code. Takes any connection,

@@ -4,11 +4,12 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Statement, TransactionTrait,
+    QueryFilter, Statement,
 };
 
 use super::{bounded_delete, now, refresh_tokens, StoreError};
 use crate::entity::sessions::{self, Column, Entity};
+use crate::entity::users;
 
 /// A live session as the domain needs it.
 #[derive(Debug, Clone)]
@@ -24,7 +25,9 @@ const SEEN_EVERY: Duration = Duration::minutes(1);
 /// How long a revoked row is kept (for the record) before the clean-up takes it.
 const KEEP_REVOKED: Duration = Duration::days(1);
 
-/// Opens a session that ends at `expires_at` with its first refresh token, in one transaction.
+/// Opens a session that ends at `expires_at` with its first refresh token. Two statements and no
+/// transaction: the token's row needs the session's, and a session whose token could not be
+/// stored is deleted again, so a failure leaves no session behind that nobody holds.
 pub async fn open(
     db: &DatabaseConnection,
     id: &str,
@@ -41,29 +44,49 @@ pub async fn open(
         expires_at: Set(expires_at),
         revoked_at: Set(None),
     };
-    let txn = db.begin().await?;
-    Entity::insert(row).exec_without_returning(&txn).await?;
-    refresh_tokens::issue(&txn, refresh_hash, id, None).await?;
-    txn.commit().await?;
+    Entity::insert(row).exec_without_returning(db).await?;
+    if let Err(err) = refresh_tokens::issue(db, refresh_hash, id, None).await {
+        if let Err(undo) = Entity::delete_by_id(id.to_owned()).exec(db).await {
+            // The row holds no token anyone has; the clean-up takes it once it expires.
+            tracing::warn!(error = %undo, "could not delete a session left without its token");
+        }
+        return Err(err);
+    }
     Ok(())
 }
 
-/// The session, if it is neither revoked nor expired.
+/// A live session with the user it belongs to, as a bearer check needs them.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub session: SessionRecord,
+    pub username: String,
+    pub public_id: Option<String>,
+}
+
+/// The session, if it is neither revoked nor expired, with its user: one read.
 pub async fn find_live(
     db: &DatabaseConnection,
     id: &str,
-) -> Result<Option<SessionRecord>, StoreError> {
+) -> Result<Option<LiveSession>, StoreError> {
     Ok(Entity::find_by_id(id.to_owned())
+        .find_also_related(users::Entity)
         .filter(Column::RevokedAt.is_null())
         .filter(Column::ExpiresAt.gt(now()))
         .one(db)
         .await?
         // The column may compare without regard to case; ids are exact.
-        .filter(|row| row.id == id)
-        .map(|row| SessionRecord {
-            id: row.id,
-            user_id: row.user_id,
-            last_seen_at: row.last_seen_at,
+        .filter(|(row, _)| row.id == id)
+        .and_then(|(row, user)| {
+            let user = user?;
+            Some(LiveSession {
+                session: SessionRecord {
+                    id: row.id,
+                    user_id: row.user_id,
+                    last_seen_at: row.last_seen_at,
+                },
+                username: user.username,
+                public_id: user.public_id,
+            })
         }))
 }
 

@@ -139,6 +139,12 @@ impl AuthService {
         self.tokens.policy()
     }
 
+    /// The pool every operation runs on (a clone shares it): for tools that read the
+    /// database's own view of this instance, such as its statement counters.
+    pub fn database(&self) -> &store::Db {
+        &self.db
+    }
+
     pub async fn database_ready(&self) -> Result<(), StoreError> {
         store::ping(&self.db).await
     }

@@ -153,16 +153,13 @@ impl AuthService {
             .map_err(|_| AuthError::InvalidSession)?;
         let live = sessions::find_live(&self.db, &claims.session_id)
             .await?
+            .filter(|live| live.public_id.as_deref() == Some(claims.subject.as_str()))
             .ok_or(AuthError::InvalidSession)?;
-        let user = users::find_by_id(&self.db, live.user_id)
-            .await?
-            .filter(|user| user.public_id.as_deref() == Some(claims.subject.as_str()))
-            .ok_or(AuthError::InvalidSession)?;
-        sessions::seen(&self.db, &live).await?;
+        sessions::seen(&self.db, &live.session).await?;
         Ok(Session {
-            user_id: user.id,
-            username: user.username,
-            id: live.id,
+            user_id: live.session.user_id,
+            username: live.username,
+            id: live.session.id,
         })
     }
 

@@ -179,12 +179,34 @@ impl AuthService {
         code: &OneTimeCode,
         challenge: Option<&Challenge>,
     ) -> Result<String, AuthError> {
+        let live = codes::live(
+            &self.db,
+            user.id,
+            purpose.column(),
+            self.code_policy.max_attempts,
+        )
+        .await?;
+        let offered = OfferedCode { code, challenge };
+        self.try_code(client, user, purpose, live, offered, Spend::Later)
+            .await
+    }
+
+    /// `check_code` on a live code already read. With `Spend::Now` a right code is spent by
+    /// the same statement that counts its try; with `Spend::Later` the caller spends it.
+    async fn try_code(
+        &self,
+        client: &str,
+        user: &UserRecord,
+        purpose: CodePurpose,
+        live: Option<LiveCode>,
+        offered: OfferedCode<'_>,
+        spend: Spend,
+    ) -> Result<String, AuthError> {
         let (column, max_attempts) = (purpose.column(), self.code_policy.max_attempts);
         // Only a guess at a live code it may reach counts against the username: a stranger
         // typing codes without the challenge costs the owner nothing.
-        let live = codes::live(&self.db, user.id, column, max_attempts)
-            .await?
-            .filter(|live| reaches(live, challenge, client))
+        let live = live
+            .filter(|live| reaches(live, offered.challenge, client))
             .ok_or_else(|| purpose.refusal())?;
         if !purpose.limits_every_check() {
             let checked = self
@@ -194,10 +216,18 @@ impl AuthService {
             allowed_for(client, purpose.check_limit(), checked)?;
         }
         let stored = live.code_hash;
-        if !codes::record_attempt(&self.db, user.id, column, &stored, max_attempts).await? {
+        let right = self.codes.verify(user.id, offered.code, &stored);
+        // The try is counted whether the code is right or not, and a right code answers only
+        // if its try was within the limit: parallel guesses stay bounded.
+        let counted = if right && spend == Spend::Now {
+            codes::spend_with_try(&self.db, user.id, column, &stored, max_attempts).await?
+        } else {
+            codes::record_attempt(&self.db, user.id, column, &stored, max_attempts).await?
+        };
+        if !counted {
             return Err(purpose.refusal());
         }
-        if !self.codes.verify(user.id, code, &stored) {
+        if !right {
             tracing::info!(
                 event = "wrong_code",
                 client,
@@ -226,17 +256,22 @@ impl AuthService {
         } = attempt;
         allowed(self.limiter.hit_from_address(client).await)?;
         let purpose = CodePurpose::SignIn;
-        let user = users::find_by_username(&self.db, username.as_ref())
-            .await?
-            .filter(|user| !self.code_policy.locks(user.failed_codes))
-            .ok_or_else(|| purpose.refusal())?;
-        let stored = self
-            .check_code(client, &user, purpose, code, challenge.as_ref())
+        let max_attempts = self.code_policy.max_attempts;
+        // The user and their live code in one read; a locked user has no code to check.
+        let (user, live) =
+            codes::live_for_username(&self.db, username.as_ref(), purpose.column(), max_attempts)
+                .await?
+                .filter(|(user, _)| !self.code_policy.locks(user.failed_codes))
+                .ok_or_else(|| purpose.refusal())?;
+        let offered = OfferedCode {
+            code,
+            challenge: challenge.as_ref(),
+        };
+        self.try_code(client, &user, purpose, Some(live), offered, Spend::Now)
             .await?;
-        if !codes::consume(&self.db, user.id, purpose.column(), &stored).await? {
-            return Err(purpose.refusal());
+        if user.failed_codes > 0 {
+            users::clear_wrong_codes(&self.db, user.id).await?;
         }
-        users::clear_wrong_codes(&self.db, user.id).await?;
         let session = self.open_session(&user).await?;
         tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
         Ok(session)
@@ -268,6 +303,21 @@ impl AuthService {
         }
         Ok(())
     }
+}
+
+/// A code a request offers, with the challenge it carries.
+#[derive(Clone, Copy)]
+struct OfferedCode<'a> {
+    code: &'a OneTimeCode,
+    challenge: Option<&'a Challenge>,
+}
+
+/// When a right code is spent: by the statement that counts its try, or by the caller (a
+/// reset spends it together with the new password).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spend {
+    Now,
+    Later,
 }
 
 /// Whether a check may reach this code: it carries the challenge the code was issued with, or,
