@@ -139,6 +139,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server task; it ends when the app was built `stop_on` a signal that came.
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The app's own pool (a clone shares it).
+    pub pool: DatabaseConnection,
     dev_mailer: Option<Arc<DevMailer>>,
 }
 
@@ -223,6 +225,7 @@ impl AppBuilder {
             .await
             .expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.auth().database().clone();
         let server = match self.stop {
             Some(stop) => tokio::spawn(app.run_until(async {
                 let _ = stop.await;
@@ -234,6 +237,7 @@ impl AppBuilder {
             db,
             client: reqwest::Client::new(),
             server,
+            pool,
             dev_mailer,
         }
     }

@@ -15,6 +15,7 @@ mod me;
 mod refresh;
 mod register;
 mod reset;
+mod round_trips;
 mod routing;
 mod schema;
 mod secrets;

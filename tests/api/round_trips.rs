@@ -1,0 +1,105 @@
+//! Statements per operation, as MariaDB itself counts them (`Questions`, which counts `BEGIN`
+//! and `COMMIT` too) on the app's only connection, with the default limits: a later change
+//! cannot add a round trip unnoticed. docs/benchmarks.md gives the table these pin.
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+
+use super::helpers::*;
+
+/// The defaults of every limit, but the per-address one has room for this test's requests
+/// (one rule either way, so the same statements).
+const DEFAULT_LIMITS: &[(&str, &str)] = &[
+    ("DB_MAX_CONNECTIONS", "1"),
+    ("RATE_LIMIT_PER_ADDRESS", "1000/1m"),
+    ("RATE_LIMIT_CODE_SENDS", "1/1m,5/1h"),
+    ("RATE_LIMIT_MAILBOX_SENDS", "1/1m,5/1h"),
+    ("RATE_LIMIT_CODE_VERIFIES", "10/1h"),
+    ("RATE_LIMIT_RESET_CODE_CHECKS", "10/1h,20/365d"),
+    ("RATE_LIMIT_PASSWORD_FAILURES", "100/1h"),
+    ("PASSWORD_BACKOFF_AFTER", "5"),
+];
+
+/// Each operation is counted this many times, on a fresh user each, and its fewest kept: the
+/// first run also creates the signing key, and one request in 20 or 100 also prunes.
+const RUNS: usize = 4;
+
+/// What the server has counted on this connection so far.
+async fn questions(app: &TestApp) -> i64 {
+    let backend = app.pool.get_database_backend();
+    let statement = Statement::from_string(backend, "SHOW SESSION STATUS LIKE 'Questions'");
+    let row = app
+        .pool
+        .query_one(statement)
+        .await
+        .expect("read the counters")
+        .expect("a Questions row");
+    let value: String = row.try_get("", "Value").expect("a value");
+    value.parse().expect("a number")
+}
+
+/// Counts statements around each step of a run, keeping the fewest per step.
+struct Counter<'a> {
+    app: &'a TestApp,
+    /// What reading the counter costs by itself.
+    reading: i64,
+    fewest: BTreeMap<&'static str, i64>,
+}
+
+impl<'a> Counter<'a> {
+    async fn new(app: &'a TestApp) -> Self {
+        let first = questions(app).await;
+        let reading = questions(app).await - first;
+        Self {
+            app,
+            reading,
+            fewest: BTreeMap::new(),
+        }
+    }
+
+    async fn count<T>(
+        &mut self,
+        step: &'static str,
+        run: impl std::future::Future<Output = T>,
+    ) -> T {
+        let before = questions(self.app).await;
+        let answer = run.await;
+        let spent = questions(self.app).await - before - self.reading;
+        let fewest = self.fewest.entry(step).or_insert(spent);
+        *fewest = (*fewest).min(spent);
+        answer
+    }
+}
+
+#[tokio::test]
+async fn each_operation_costs_the_statements_the_capacity_table_gives() {
+    let app = test_app().env(DEFAULT_LIMITS).spawn().await;
+    let mut counter = Counter::new(&app).await;
+    for _ in 0..RUNS {
+        let username = unique_email();
+        let registered = counter
+            .count("register", app.register(&username, PASSWORD))
+            .await;
+        assert_status(registered, 201).await;
+        let login = counter.count("login", app.login(&username, PASSWORD)).await;
+        assert_status(login, 200).await;
+        let code = app.code_for(&username);
+        let verified = counter.count("verify", app.verify(&username, &code)).await;
+        let grant: Value = assert_status(verified, 200).await;
+        let token = grant["token"].as_str().expect("token");
+        let me = counter.count("me", app.me(token)).await;
+        assert_status(me, 200).await;
+        let refresh_token = grant["refresh_token"].as_str().expect("refresh token");
+        let refreshed = counter.count("refresh", app.refresh(refresh_token)).await;
+        assert_status(refreshed, 200).await;
+    }
+    let expected = BTreeMap::from([
+        ("register", 3),
+        ("login", 10),
+        ("verify", 6),
+        ("me", 1),
+        ("refresh", 6),
+    ]);
+    assert_eq!(counter.fewest, expected, "statements per operation");
+}
