@@ -246,15 +246,15 @@ impl RateLimiter {
     }
 
     /// Reserves a password try before the hash is checked: within the username's cap of
-    /// wrong passwords (which an address the user signed in from before does not pay, so a
-    /// stranger's guesses cannot lock the owner out), and past the back-off of this
+    /// wrong passwords (which an address the user signed in from before, `known`, does not
+    /// pay, so a stranger's guesses cannot lock the owner out), and past the back-off of this
     /// (username, address). Reserved atomically, so racing tries cannot exceed either.
     pub async fn reserve_password_try(
         &self,
         username: &str,
         address: &str,
+        known: bool,
     ) -> Result<Result<PasswordTry, Limited>, StoreError> {
-        let known = limits::known_address(&self.db, username, address).await?;
         let capped = !known && !self.limits.password_failures.is_empty();
         if capped {
             let rules = &self.limits.password_failures;
@@ -289,12 +289,18 @@ impl RateLimiter {
 
     /// The reserved try was a right password: it was no failure after all.
     pub async fn password_succeeded(&self, reserved: PasswordTry) -> Result<(), StoreError> {
-        if reserved.capped {
+        let given_back: Vec<_> = if reserved.capped {
+            let bucket = Bucket::PasswordFailure;
             let rules = &self.limits.password_failures;
-            self.give_back(Bucket::PasswordFailure, &reserved.username, rules)
-                .await?;
-        }
-        limits::password_succeeded(&self.db, &reserved.username, &reserved.address, now_ms()).await
+            rules
+                .iter()
+                .map(|rule| (bucket.row(rule), rule.rate()))
+                .collect()
+        } else {
+            vec![]
+        };
+        let (username, address) = (&reserved.username, &reserved.address);
+        limits::password_succeeded(&self.db, username, address, &given_back, now_ms()).await
     }
 
     /// Takes one request from every limit, or from none: a later refusal gives back what the

@@ -238,26 +238,57 @@ pub async fn reserve_password_try(
     }
 }
 
-/// A right password from `address`: the failures are forgiven and the address is remembered as
-/// one the user signs in from.
+/// A right password from `address`: the failures are forgiven, the address is remembered as
+/// one the user signs in from, and what the try took in advance from the username's limits in
+/// `given_back` is returned. One statement on MySQL.
 pub async fn password_succeeded(
     db: &DatabaseConnection,
     username: &str,
     address: &str,
+    given_back: &[(String, Rate)],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    db.execute(statement(
-        db,
-        "UPDATE password_attempts SET failures = 0, open_at_ms = 0, signed_in_ms = ?, \
-         updated_ms = ? WHERE username = ? AND address = ?",
-        vec![
-            now_ms.into(),
-            now_ms.into(),
-            username.into(),
-            address.into(),
-        ],
-    ))
-    .await?;
+    if given_back.is_empty() || db.get_database_backend() == DatabaseBackend::Sqlite {
+        for (bucket, rate) in given_back {
+            give_back(db, bucket, username, *rate).await?;
+        }
+        db.execute(statement(
+            db,
+            "UPDATE password_attempts SET failures = 0, open_at_ms = 0, signed_in_ms = ?, \
+             updated_ms = ? WHERE username = ? AND address = ?",
+            vec![
+                now_ms.into(),
+                now_ms.into(),
+                username.into(),
+                address.into(),
+            ],
+        ))
+        .await?;
+        return Ok(());
+    }
+    // A multi-table update: the attempt row and each limit row of the username at once. A
+    // limit row the clean-up took has nothing to give back; the attempt row changes anyway.
+    let buckets = vec!["?"; given_back.len()].join(", ");
+    let intervals = " WHEN ? THEN ?".repeat(given_back.len());
+    let sql = format!(
+        "UPDATE password_attempts AS p LEFT JOIN rate_limits AS r \
+         ON r.subject = ? AND r.bucket IN ({buckets}) \
+         SET p.failures = 0, p.open_at_ms = 0, p.signed_in_ms = ?, p.updated_ms = ?, \
+         r.tat_ms = r.tat_ms - CASE r.bucket{intervals} ELSE 0 END \
+         WHERE p.username = ? AND p.address = ?"
+    );
+    let mut values = vec![Value::from(username)];
+    values.extend(
+        given_back
+            .iter()
+            .map(|(bucket, _)| Value::from(bucket.as_str())),
+    );
+    values.extend([now_ms.into(), now_ms.into()]);
+    for (bucket, rate) in given_back {
+        values.extend([Value::from(bucket.as_str()), rate.interval_ms.into()]);
+    }
+    values.extend([username.into(), address.into()]);
+    db.execute(statement(db, &sql, values)).await?;
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, QueryFilter, SqlErr, Statement, TransactionTrait,
 };
 
 use super::codes::{self, Purpose};
@@ -58,6 +58,46 @@ pub async fn find_by_username(
         .into_iter()
         .find(|user| user.username == username)
         .map(UserRecord::from))
+}
+
+/// What a password check needs to know before it reserves its try: the account, if there is
+/// one, and whether the client's address is one it signed in from (which spares it the cap on
+/// wrong passwords).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub user: Option<UserRecord>,
+    pub known_address: bool,
+}
+
+/// The user named exactly `username` and whether they signed in from `address` before, in
+/// one read. An unknown name has no address it signed in from.
+pub async fn find_claimed(
+    db: &DatabaseConnection,
+    username: &str,
+    address: &str,
+) -> Result<Claimed, StoreError> {
+    let statement = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "SELECT users.*, EXISTS (SELECT 1 FROM password_attempts p \
+         WHERE p.username = users.username AND p.address = ? AND p.signed_in_ms IS NOT NULL) \
+         AS known_address FROM users WHERE users.username = ?",
+        [address.into(), username.into()],
+    );
+    for row in db.query_all(statement).await? {
+        let user = users::Model::from_query_result(&row, "")?;
+        // As in `find_by_username`: the bytes must match, whatever the collation.
+        if user.username == username {
+            let known: i64 = row.try_get("", "known_address")?;
+            return Ok(Claimed {
+                user: Some(user.into()),
+                known_address: known != 0,
+            });
+        }
+    }
+    Ok(Claimed {
+        user: None,
+        known_address: false,
+    })
 }
 
 /// Inserts a user. A unique-constraint violation (an existing user, or a registration racing

@@ -96,7 +96,7 @@ async fn each_operation_costs_the_statements_the_capacity_table_gives() {
     }
     let expected = BTreeMap::from([
         ("register", 3),
-        ("login", 10),
+        ("login", 8),
         ("verify", 6),
         ("me", 1),
         ("refresh", 6),

@@ -6,7 +6,6 @@ mod password;
 mod sessions;
 mod sign_in;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use super::keys::KeySet;
@@ -14,7 +13,7 @@ use super::limits::{Checked, Limited, RateLimiter};
 use super::password::{HashError, Verdict};
 use super::{CodeHasher, CodePolicy, LoginPassword, PasswordHasher, TokenKeys, TokenPolicy};
 use crate::mail::{MailError, Mailer};
-use crate::store::users::{self, UserRecord};
+use crate::store::users::{self, Claimed, UserRecord};
 use crate::store::{self, Db, StoreError};
 
 pub use password::{ChangeWithCurrent, ResetAttempt, ResetProof, RESET_REQUEST_FLOOR};
@@ -150,23 +149,27 @@ impl AuthService {
     }
 
     /// The one password check, for every flow that takes a password. The try is reserved
-    /// against the back-off of (`username`, `client`) before `user` is looked up and the hash
-    /// checked, so that parallel guesses cannot all slip past it; a right password gives it
-    /// back. `username` is the name asked for, known or not, so a limit reveals nothing.
+    /// against the back-off of (`username`, `client`) before the hash is checked, so that
+    /// parallel guesses cannot all slip past it; a right password gives it back. `username` is
+    /// the name asked for, known or not, so a limit reveals nothing; `claimed` is what the
+    /// store holds for it.
     async fn check_password(
         &self,
         client: &str,
         username: &str,
-        user: impl Future<Output = Result<Option<UserRecord>, AuthError>>,
+        claimed: Claimed,
         password: &LoginPassword,
         asked: PasswordFor,
     ) -> Result<UserRecord, AuthError> {
+        let Claimed {
+            user,
+            known_address,
+        } = claimed;
         let reserved = self
             .limiter
-            .reserve_password_try(username, client)
+            .reserve_password_try(username, client, known_address)
             .await?
             .map_err(|limited| limited_event(client, "password", limited))?;
-        let user = user.await?;
         let stored = user.as_ref().map(|u| u.stored_password.as_str());
         let verdict = self.passwords.verify(password, stored).await?;
         let user = match (user, verdict) {

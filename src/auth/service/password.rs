@@ -181,15 +181,15 @@ impl AuthService {
             new_password,
         } = change;
         allowed(self.limiter.hit_from_address(client).await)?;
-        let user = async {
-            let user = users::find_by_id(&self.db, session.user_id).await?;
-            user.ok_or(AuthError::InvalidSession).map(Some)
-        };
+        let claimed = users::find_claimed(&self.db, &session.username, client).await?;
+        if claimed.user.as_ref().map(|user| user.id) != Some(session.user_id) {
+            return Err(AuthError::InvalidSession);
+        }
         let user = self
             .check_password(
                 client,
                 &session.username,
-                user,
+                claimed,
                 current,
                 PasswordFor::Change,
             )

@@ -69,12 +69,12 @@ impl AuthService {
     ) -> Result<Challenge, AuthError> {
         let LoginAttempt { username, password } = attempt;
         allowed(self.limiter.hit_from_address(client).await)?;
-        let user = async { Ok(users::find_by_username(&self.db, username.as_ref()).await?) };
+        let claimed = users::find_claimed(&self.db, username.as_ref(), client).await?;
         let user = self
             .check_password(
                 client,
                 username.as_ref(),
-                user,
+                claimed,
                 password,
                 PasswordFor::SignIn,
             )
