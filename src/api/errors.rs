@@ -138,8 +138,15 @@ macro_rules! answers_failures {
 pub(crate) use answers_failures;
 
 /// Logs what went wrong on our side (with its cause chain) and gives the user a plain message.
+/// The `event` names the kind of failure, for the metric filters of deploy/template.yaml.
 fn server_failure(err: &AuthError) -> Json<ApiMessage> {
-    tracing::error!(error = %cause_chain(err), "request failed");
+    let event = match err {
+        AuthError::MailFailed(_) => "mail_failed",
+        AuthError::MailThrottled(_) => "mail_throttled",
+        AuthError::Unavailable(_) => "database_unavailable",
+        _ => "internal_error",
+    };
+    tracing::error!(event, error = %cause_chain(err), "request failed");
     Json(ApiMessage::failure(err.to_string()))
 }
 

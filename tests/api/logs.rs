@@ -197,3 +197,31 @@ async fn each_request_gets_an_id_returned_and_carried_by_its_log_lines() {
     });
     assert!(sent, "the security event carries the id");
 }
+
+#[tokio::test]
+async fn a_failed_mail_is_logged_with_its_event_for_the_alarm() {
+    let logs = captured();
+    // A port nothing listens on: SES cannot be reached, and the login answers 502.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let aws = crate::ses::aws_config(&endpoint).await;
+    let mailer = crate::ses::ses_mailer(&aws, "noreply@otp-login.test", Duration::from_secs(2));
+    let app = test_app().mailer(mailer).spawn().await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    let response = app.login(&email, PASSWORD).await;
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_status(response, 502).await;
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let failed = text.lines().any(|l| {
+        l.contains(&format!("request_id={id}"))
+            && l.contains("event=\"mail_failed\"")
+            && l.contains("request failed")
+    });
+    assert!(failed, "the 502 is logged as event=\"mail_failed\"");
+}
