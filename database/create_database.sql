@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   PRIMARY KEY (id),
   KEY idx_sessions_user (user_id),
   KEY idx_sessions_expires (expires_at),
+  KEY idx_sessions_revoked (revoked_at),
   CONSTRAINT fk_sessions_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 

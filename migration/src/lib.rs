@@ -1,7 +1,7 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
 //! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions,
 //! codes bound to the request that asked for them, the shared token-signing keys, and users'
-//! opaque public ids, and refresh tokens.
+//! opaque public ids, refresh tokens, and the index the sessions' clean-up reads.
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
@@ -17,6 +17,7 @@ mod m20261201_000009_code_bindings;
 mod m20261201_000010_signing_keys;
 mod m20261201_000011_user_public_ids;
 mod m20261202_000012_refresh_tokens;
+mod m20261202_000013_sessions_revoked_index;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_signing_keys::Migration),
             Box::new(m20261201_000011_user_public_ids::Migration),
             Box::new(m20261202_000012_refresh_tokens::Migration),
+            Box::new(m20261202_000013_sessions_revoked_index::Migration),
         ]
     }
 }
