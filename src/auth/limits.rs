@@ -98,7 +98,7 @@ impl Limited {
 }
 
 /// What each limit counts, as its rows are named.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Bucket {
     Address,
     CodeSent,
@@ -146,6 +146,13 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Which of a request's limits refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckedBy {
+    Address,
+    Username,
+}
+
 /// A limiter's verdict: allowed, or refused with the wait, or the store failed.
 pub type Checked = Result<Result<(), Limited>, StoreError>;
 
@@ -183,6 +190,37 @@ impl RateLimiter {
         self.maybe_prune().await?;
         self.take(Bucket::Address, address, &self.limits.per_address)
             .await
+    }
+
+    /// Counts a request from `address` to check a sign-in code and, when the check reaches
+    /// the code (`username` is then the account's), the check against the username: in one
+    /// statement where the database allows, both or neither. A refusal says which limit it was.
+    pub async fn hit_checking_sign_in_code(
+        &self,
+        address: &str,
+        username: Option<&str>,
+    ) -> Result<Result<(), (CheckedBy, Limited)>, StoreError> {
+        self.maybe_prune().await?;
+        let purpose = CodePurpose::SignIn;
+        let mut takes = vec![(Bucket::Address, address, self.limits.per_address.as_slice())];
+        if let Some(username) = username {
+            takes.push((
+                purpose.checked_bucket(),
+                username,
+                purpose.check_rules(&self.limits),
+            ));
+        }
+        Ok(self
+            .take_together(&takes)
+            .await?
+            .map_err(|(bucket, limited)| {
+                let by = if bucket == Bucket::Address {
+                    CheckedBy::Address
+                } else {
+                    CheckedBy::Username
+                };
+                (by, limited)
+            }))
     }
 
     /// Counts a check of a code of this purpose for `username` from `address`. Checks from an
@@ -303,18 +341,52 @@ impl RateLimiter {
         limits::password_succeeded(&self.db, username, address, &given_back, now_ms()).await
     }
 
-    /// Takes one request from every limit, or from none: a later refusal gives back what the
-    /// earlier limits took.
+    /// Takes one request from every limit, or from none: a refusal gives back what the other
+    /// limits took.
     async fn take(&self, bucket: Bucket, key: &str, rules: &[Limit]) -> Checked {
-        let now = now_ms();
-        for (taken, rule) in rules.iter().enumerate() {
-            let refused = limits::take(&self.db, &bucket.row(rule), key, rule.rate(), now).await?;
-            if let Some(wait_ms) = refused {
-                self.give_back(bucket, key, &rules[..taken]).await?;
-                return Ok(Err(Limited::after_ms(wait_ms)));
+        Ok(self
+            .take_together(&[(bucket, key, rules)])
+            .await?
+            .map_err(|(_, limited)| limited))
+    }
+
+    /// Takes one request from every rule of every (bucket, key), or from none, in one
+    /// statement where the database allows. A refusal names the first bucket that refused,
+    /// with the longest wait of the rules that refused.
+    async fn take_together(
+        &self,
+        takes: &[(Bucket, &str, &[Limit])],
+    ) -> Result<Result<(), (Bucket, Limited)>, StoreError> {
+        let rows: Vec<(Bucket, String, &str, limits::Rate)> = takes
+            .iter()
+            .flat_map(|(bucket, key, rules)| {
+                rules
+                    .iter()
+                    .map(move |rule| (*bucket, bucket.row(rule), *key, rule.rate()))
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(Ok(()));
+        }
+        let each: Vec<limits::Take> = rows
+            .iter()
+            .map(|(_, bucket, key, rate)| limits::Take {
+                bucket,
+                key,
+                rate: *rate,
+            })
+            .collect();
+        let answers = limits::take_each(&self.db, &each, now_ms()).await?;
+        let Some(first) = answers.iter().position(Option::is_some) else {
+            return Ok(Ok(()));
+        };
+        let wait_ms = answers.iter().flatten().copied().max().unwrap_or(0);
+        for (take, answer) in each.iter().zip(&answers) {
+            if answer.is_none() {
+                limits::give_back(&self.db, take.bucket, take.key, take.rate).await?;
             }
         }
-        Ok(Ok(()))
+        Ok(Err((rows[first].0, Limited::after_ms(wait_ms))))
     }
 
     async fn give_back(

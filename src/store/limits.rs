@@ -100,6 +100,93 @@ pub async fn take(
     }
 }
 
+/// One request to take from one limit: its row (`bucket`, `key`) and its rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Take<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub rate: Rate,
+}
+
+/// Takes one request from each row that has room, each decided as `take` decides it. Answers,
+/// row by row, `None` where it was taken and `Some(ms)` where it was refused, with the wait.
+/// On MySQL one upsert decides every row (a refused row leaves its bit in `LAST_INSERT_ID`,
+/// which the first row's value clears); a refusal reads the refused rows once more for the
+/// wait. On SQLite, or with rows sharing a bucket, the rows go one by one.
+pub async fn take_each(
+    db: &DatabaseConnection,
+    takes: &[Take<'_>],
+    now_ms: i64,
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let distinct = takes
+        .iter()
+        .enumerate()
+        .all(|(i, a)| takes[..i].iter().all(|b| b.bucket != a.bucket));
+    let one_by_one = takes.len() < 2
+        || takes.len() > 62
+        || !distinct
+        || db.get_database_backend() == DatabaseBackend::Sqlite;
+    if one_by_one {
+        let mut answers = Vec::with_capacity(takes.len());
+        for t in takes {
+            answers.push(take(db, t.bucket, t.key, t.rate, now_ms).await?);
+        }
+        return Ok(answers);
+    }
+    // A CASE over the rows' buckets, one value each.
+    let case = |values: &mut Vec<Value>, value: &dyn Fn(usize, &Take) -> Value| {
+        let mut sql = String::from("(CASE bucket");
+        for (i, t) in takes.iter().enumerate() {
+            sql.push_str(" WHEN ? THEN ?");
+            values.extend([Value::from(t.bucket), value(i, t)]);
+        }
+        sql.push_str(" END)");
+        sql
+    };
+    let mut values: Vec<Value> = vec![];
+    let rows = takes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            values.extend([
+                t.bucket.into(),
+                t.key.into(),
+                (now_ms + t.rate.interval_ms).into(),
+            ]);
+            if i == 0 {
+                "(?, ?, ? + 0 * LAST_INSERT_ID(0))"
+            } else {
+                "(?, ?, ?)"
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    values.push(now_ms.into());
+    let interval = case(&mut values, &|_, t| t.rate.interval_ms.into());
+    values.push(now_ms.into());
+    let window = case(&mut values, &|_, t| t.rate.window_ms.into());
+    values.push(now_ms.into());
+    let interval_again = case(&mut values, &|_, t| t.rate.interval_ms.into());
+    let bit = case(&mut values, &|i, _| (1_i64 << i).into());
+    let sql = format!(
+        "INSERT INTO rate_limits (bucket, subject, tat_ms) VALUES {rows} \
+         ON DUPLICATE KEY UPDATE tat_ms = IF(GREATEST(tat_ms, ?) + {interval} <= ? + {window}, \
+         GREATEST(tat_ms, ?) + {interval_again}, \
+         tat_ms + 0 * LAST_INSERT_ID(LAST_INSERT_ID() | {bit}))"
+    );
+    let refused = upsert(db, statement(db, &sql, values)).await?;
+    let mut answers = vec![None; takes.len()];
+    for (i, t) in takes.iter().enumerate() {
+        if refused & (1 << i) != 0 {
+            let sql = "SELECT tat_ms AS ms FROM rate_limits WHERE bucket = ? AND subject = ?";
+            let tat = read_ms(db, sql, vec![t.bucket.into(), t.key.into()]).await?;
+            let tat = tat.unwrap_or(now_ms);
+            answers[i] = Some((tat + t.rate.interval_ms - t.rate.window_ms - now_ms).max(0));
+        }
+    }
+    Ok(answers)
+}
+
 /// How many times a MySQL upsert is tried before its deadlock is an error.
 const UPSERT_TRIES: usize = 3;
 

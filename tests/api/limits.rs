@@ -436,3 +436,57 @@ async fn one_statement_reserves_a_password_try_and_says_when_the_back_off_ends()
         assert_eq!(elsewhere.await.unwrap(), None, "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn one_statement_takes_from_several_buckets_and_says_which_refused_and_when() {
+    use otp_login::store::limits::{take_each, Rate, Take};
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let (_db, conn) = migrated(backend).await;
+        let (one, three) = (
+            Rate {
+                interval_ms: 60_000,
+                window_ms: 60_000,
+            },
+            Rate {
+                interval_ms: 1_000,
+                window_ms: 3_000,
+            },
+        );
+        let takes = [
+            Take {
+                bucket: "a",
+                key: "k",
+                rate: three,
+            },
+            Take {
+                bucket: "b",
+                key: "k",
+                rate: one,
+            },
+            Take {
+                bucket: "c",
+                key: "other",
+                rate: three,
+            },
+        ];
+        let t = 1_700_000_000_000;
+        // New rows are taken, and known rows with room.
+        let all = take_each(&conn, &takes, t).await.unwrap();
+        assert_eq!(all, vec![None, None, None], "{backend:?}");
+        // The one-a-minute row is full; the others take theirs, each as `take` would.
+        let second = take_each(&conn, &takes, t).await.unwrap();
+        assert_eq!(second, vec![None, Some(60_000), None], "{backend:?}");
+        let third = take_each(&conn, &takes, t + 500).await.unwrap();
+        assert_eq!(third, vec![None, Some(59_500), None], "{backend:?}");
+        // Three of three taken in "a" and "c": every row refuses now, each with its wait.
+        let fourth = take_each(&conn, &takes, t + 500).await.unwrap();
+        assert_eq!(
+            fourth,
+            vec![Some(500), Some(59_500), Some(500)],
+            "{backend:?}"
+        );
+        // A statement after a refusal starts clean: nothing of the last one's answer stays.
+        let later = take_each(&conn, &takes, t + 120_000).await.unwrap();
+        assert_eq!(later, vec![None, None, None], "{backend:?}");
+    }
+}

@@ -96,8 +96,8 @@ async fn each_operation_costs_the_statements_the_capacity_table_gives() {
     }
     let expected = BTreeMap::from([
         ("register", 3),
-        ("login", 8),
-        ("verify", 6),
+        ("login", 7),
+        ("verify", 5),
         ("me", 1),
         ("refresh", 6),
     ]);

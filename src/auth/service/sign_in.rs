@@ -1,7 +1,8 @@
 //! The two-step sign-in: register, log in with the password (which mails a code), and verify
 //! the code (which opens a session); with the code steps the password reset shares.
 use super::SessionGrant;
-use super::{allowed, allowed_for, limited_event, AuthError, AuthService, PasswordFor};
+use super::{allowed, limited_event, AuthError, AuthService, PasswordFor};
+use crate::auth::limits::CheckedBy;
 use crate::auth::ResetToken;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
 use crate::mail::{CodeMessage, Notice};
@@ -203,18 +204,10 @@ impl AuthService {
         spend: Spend,
     ) -> Result<String, AuthError> {
         let (column, max_attempts) = (purpose.column(), self.code_policy.max_attempts);
-        // Only a guess at a live code it may reach counts against the username: a stranger
-        // typing codes without the challenge costs the owner nothing.
+        // A check that does not reach the code changes nothing. The caller took the limits.
         let live = live
             .filter(|live| reaches(live, offered.challenge, client))
             .ok_or_else(|| purpose.refusal())?;
-        if !purpose.limits_every_check() {
-            let checked = self
-                .limiter
-                .take_code_check(purpose, &user.username, client)
-                .await;
-            allowed_for(client, purpose.check_limit(), checked)?;
-        }
         let stored = live.code_hash;
         let right = self.codes.verify(user.id, offered.code, &stored);
         // The try is counted whether the code is right or not, and a right code answers only
@@ -254,15 +247,32 @@ impl AuthService {
             code,
             challenge,
         } = attempt;
-        allowed(self.limiter.hit_from_address(client).await)?;
         let purpose = CodePurpose::SignIn;
         let max_attempts = self.code_policy.max_attempts;
         // The user and their live code in one read; a locked user has no code to check.
-        let (user, live) =
+        let found =
             codes::live_for_username(&self.db, username.as_ref(), purpose.column(), max_attempts)
                 .await?
-                .filter(|(user, _)| !self.code_policy.locks(user.failed_codes))
-                .ok_or_else(|| purpose.refusal())?;
+                .filter(|(user, _)| !self.code_policy.locks(user.failed_codes));
+        // Every request counts against its address; only a guess at a live code it may reach
+        // counts against the username too, so a stranger typing codes without the challenge
+        // costs the owner nothing. Both limits in one statement.
+        let reached = found
+            .as_ref()
+            .filter(|(_, live)| reaches(live, challenge.as_ref(), client))
+            .map(|(user, _)| user.username.as_str());
+        let checked = self
+            .limiter
+            .hit_checking_sign_in_code(client, reached)
+            .await?;
+        match checked {
+            Ok(()) => {}
+            Err((CheckedBy::Address, limited)) => return Err(AuthError::RateLimited(limited)),
+            Err((CheckedBy::Username, limited)) => {
+                return Err(limited_event(client, purpose.check_limit(), limited))
+            }
+        }
+        let (user, live) = found.ok_or_else(|| purpose.refusal())?;
         let offered = OfferedCode {
             code,
             challenge: challenge.as_ref(),
