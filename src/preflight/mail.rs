@@ -3,6 +3,7 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::operation::get_account::GetAccountOutput;
 use aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityError;
 use aws_sdk_sesv2::types::VerificationStatus;
 use aws_sdk_sesv2::Client;
@@ -75,6 +76,10 @@ async fn account(client: &Client) -> Finding {
             )
         }
     };
+    judged(&account)
+}
+
+fn judged(account: &GetAccountOutput) -> Finding {
     if !account.sending_enabled() {
         return Finding::error(
             "ses-account",
@@ -146,4 +151,27 @@ async fn sender(client: &Client, sender: &str) -> Finding {
              before SES sends as {address}"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preflight::Level;
+
+    fn account(sending: bool, production: bool) -> GetAccountOutput {
+        GetAccountOutput::builder()
+            .sending_enabled(sending)
+            .production_access_enabled(production)
+            .build()
+    }
+
+    #[test]
+    fn a_sandboxed_account_warns_and_a_disabled_one_fails() {
+        assert_eq!(judged(&account(true, true)).level, Level::Ok);
+        let sandbox = judged(&account(true, false));
+        assert_eq!(sandbox.level, Level::Warning);
+        assert!(sandbox.message.contains("only to verified addresses"));
+        assert_eq!(judged(&account(false, true)).level, Level::Error);
+        assert_eq!(judged(&account(false, false)).level, Level::Error);
+    }
 }
