@@ -46,6 +46,13 @@ enum Command {
     /// Read passwords on standard input, one a line, and print each one's argon2id PHC string
     /// on a line of its own, in order: for rows written by hand.
     HashPassword,
+    /// Before a deploy: read the settings as `serve` does, then check the database and its
+    /// migrations, the keys and the mailer. One finding a line; exits 1 when any is an error.
+    Check {
+        /// Print the findings as a JSON array of {level, check, message}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +108,7 @@ impl Cli {
             Command::Openapi => print!("{}", api::spec_yaml()),
             Command::ConfigSchema => println!("{:#}", Settings::json_schema()),
             Command::HashPassword => return hash_password().await,
+            Command::Check { json } => return check(json).await,
             Command::Jwks => {
                 return printing(|s| async move {
                     let set = startup::key_set(&s).await?;
@@ -226,6 +234,18 @@ async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
         },
     }
     Ok(())
+}
+
+async fn check(json: bool) -> ExitCode {
+    let findings = crate::preflight::run(std::env::vars().collect()).await;
+    match json {
+        true => println!("{}", crate::preflight::json(&findings)),
+        false => print!("{}", crate::preflight::lines(&findings)),
+    }
+    match crate::preflight::failed(&findings) {
+        true => ExitCode::FAILURE,
+        false => ExitCode::SUCCESS,
+    }
 }
 
 async fn hash_password() -> ExitCode {

@@ -12,6 +12,7 @@ mod limits;
 mod login;
 mod logs;
 mod me;
+mod preflight;
 mod refresh;
 mod register;
 mod reset;
