@@ -238,13 +238,15 @@ async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<()> {
 
 async fn check(json: bool) -> ExitCode {
     let findings = crate::preflight::run(std::env::vars().collect()).await;
-    match json {
-        true => println!("{}", crate::preflight::json(&findings)),
-        false => print!("{}", crate::preflight::lines(&findings)),
+    if json {
+        println!("{}", crate::preflight::json(&findings));
+    } else {
+        print!("{}", crate::preflight::lines(&findings));
     }
-    match crate::preflight::failed(&findings) {
-        true => ExitCode::FAILURE,
-        false => ExitCode::SUCCESS,
+    if crate::preflight::failed(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
