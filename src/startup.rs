@@ -75,9 +75,15 @@ pub async fn build_auth_service(
         KeySource::Random => KeyRing::ephemeral()?,
         _ => KeyRing::shared(db.clone(), keys.jwt_bytes()),
     };
+    // On Lambda the function's memory is reserved whether used or not: one block stays warm.
+    let passwords = if settings.on_lambda {
+        PasswordHasher::default().keeping_a_block_warm()
+    } else {
+        PasswordHasher::default()
+    };
     Ok(AuthService::new(
         db.clone(),
-        PasswordHasher::default(),
+        passwords,
         CodeHasher::new(keys.otp_bytes()),
         settings.codes,
         TokenKeys::new(ring, settings.tokens.clone()),

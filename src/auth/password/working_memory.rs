@@ -5,6 +5,8 @@
 //! blocks are kept for the next hash, at most one for each hash running at once (the hasher's
 //! permits bound that), and handed back to the system once none has wanted them for
 //! `KEEP_WARM`: resident memory follows the hashes of the last moment, never the ones before.
+//! Where the memory is reserved whether used or not (a Lambda function's), a floor of blocks
+//! stays however long the quiet, so the first hash after idle costs what a warm one does.
 //! A kept block still holds the last hash's state until the next hash overwrites all of it, as
 //! freed heap memory would; it never leaves the process.
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -22,6 +24,8 @@ pub const KEEP_WARM: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct WorkingMemory {
     blocks: usize,
+    /// Blocks kept however long unused.
+    floor: usize,
     pool: Arc<Mutex<Pool>>,
 }
 
@@ -38,8 +42,15 @@ impl WorkingMemory {
     pub fn new(blocks: usize) -> Self {
         Self {
             blocks,
+            floor: 0,
             pool: Arc::default(),
         }
+    }
+
+    /// Keeps up to `floor` blocks (the most recently used) however long they go unused.
+    pub fn keeping(mut self, floor: usize) -> Self {
+        self.floor = floor;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Pool> {
@@ -66,15 +77,15 @@ impl WorkingMemory {
         }
     }
 
-    /// Until none is kept: waits for the oldest kept block to go unused for `KEEP_WARM`, then
-    /// frees every block that has.
+    /// Until no more than the floor is kept: waits for the oldest kept block to go unused for
+    /// `KEEP_WARM`, then frees every block that has, but the floor's newest.
     async fn hand_back_unused(self) {
         loop {
             let oldest = {
                 let mut pool = self.lock();
                 match pool.kept.first() {
-                    Some((_, used)) => *used,
-                    None => {
+                    Some((_, used)) if pool.kept.len() > self.floor => *used,
+                    _ => {
                         pool.reaping = false;
                         return;
                     }
@@ -83,11 +94,13 @@ impl WorkingMemory {
             tokio::time::sleep_until(oldest + KEEP_WARM).await;
             let unused: Vec<_> = {
                 let mut pool = self.lock();
+                let beyond_floor = pool.kept.len().saturating_sub(self.floor);
                 let fresh = pool
                     .kept
                     .iter()
                     .position(|(_, used)| used.elapsed() < KEEP_WARM)
-                    .unwrap_or(pool.kept.len());
+                    .unwrap_or(pool.kept.len())
+                    .min(beyond_floor);
                 pool.kept.drain(..fresh).collect()
             };
             // Unmapped outside the lock.
@@ -126,6 +139,27 @@ mod tests {
         memory.keep(memory.take(), &runtime);
         tokio::time::sleep(KEEP_WARM * 2).await;
         assert_eq!(memory.kept(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_a_floor_the_newest_block_stays_however_long_the_quiet() {
+        let memory = WorkingMemory::new(8).keeping(1);
+        let runtime = Handle::current();
+        let (a, b) = (memory.take(), memory.take());
+        let newest = b.as_ptr();
+        memory.keep(a, &runtime);
+        memory.keep(b, &runtime);
+        tokio::time::sleep(KEEP_WARM * 10).await;
+        assert_eq!(memory.kept(), 1, "the block beyond the floor went back");
+        let again = memory.take();
+        assert_eq!(
+            again.as_ptr(),
+            newest,
+            "the most recently used block stayed"
+        );
+        memory.keep(again, &runtime);
+        tokio::time::sleep(KEEP_WARM * 10).await;
+        assert_eq!(memory.kept(), 1);
     }
 
     #[tokio::test(start_paused = true)]
