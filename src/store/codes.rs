@@ -200,12 +200,7 @@ pub async fn record_attempt(
     code_hash: &str,
     max_attempts: u32,
 ) -> Result<bool, StoreError> {
-    let result = Entity::update_many()
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(live_try(user_id, purpose, code_hash, max_attempts))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    count_try(db, user_id, purpose, code_hash, max_attempts, false).await
 }
 
 /// Counts a try that offered the right code and spends the code with it, in one statement, if
@@ -218,25 +213,31 @@ pub async fn spend_with_try(
     code_hash: &str,
     max_attempts: u32,
 ) -> Result<bool, StoreError> {
-    let result = Entity::update_many()
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .col_expr(Column::ConsumedAt, Expr::value(now()))
-        .filter(live_try(user_id, purpose, code_hash, max_attempts))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    count_try(db, user_id, purpose, code_hash, max_attempts, true).await
 }
 
-/// This code, if a try at it may still count: unused, unexpired, with tries left.
-fn live_try(
+/// One try at this code, if it is live (unused, unexpired, tries left), spending it too when
+/// `spend` says so. Answers whether the try counted.
+async fn count_try(
+    db: &DatabaseConnection,
     user_id: i32,
     purpose: Purpose,
     code_hash: &str,
     max_attempts: u32,
-) -> sea_orm::Condition {
-    unspent_code(user_id, purpose, code_hash)
-        .add(Column::Attempts.lt(max_attempts))
-        .add(Column::ExpiresAt.gt(now()))
+    spend: bool,
+) -> Result<bool, StoreError> {
+    let mut update =
+        Entity::update_many().col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1));
+    if spend {
+        update = update.col_expr(Column::ConsumedAt, Expr::value(now()));
+    }
+    let result = update
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::CodeHash.eq(code_hash))
+        .filter(unspent_filter(purpose, Some(max_attempts)))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Marks the code used. Only one caller can see `true` for a given code. Takes any connection,
