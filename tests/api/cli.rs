@@ -3,21 +3,6 @@ use std::process::{Command, Output};
 
 use crate::helpers::*;
 
-fn otp_login(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_otp-login"))
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(dir.path())
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[test]
 fn help_lists_every_command_and_version_names_the_release() {
     let help = otp_login(&["--help"], &[]);

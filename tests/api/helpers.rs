@@ -133,6 +133,22 @@ fn settings_for(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
     Settings::from_vars(vars).expect("test settings are valid")
 }
 
+/// Runs the binary with only `env` (no `.env` from a checkout: it runs in an empty folder).
+pub fn otp_login(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_otp-login"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 pub struct TestApp {
     pub address: String,
     pub db: Arc<TestDb>,

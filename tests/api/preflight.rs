@@ -1,23 +1,7 @@
 //! `otp-login check`, the pre-flight before a deploy: the binary run as an operator runs it,
 //! against MariaDB and the local SES emulator (moto at `TEST_SES_ENDPOINT`, see ses.rs).
-use std::process::{Command, Output};
 
 use crate::helpers::*;
-
-fn otp_login(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_otp-login"))
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(dir.path())
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// Runs `check`, holds every line to the `level: check: message` form, and answers the output.
 fn check(env: &[(&str, &str)]) -> (Option<i32>, String) {
