@@ -265,17 +265,6 @@ async fn end_password_dependents<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The user with this id, if it still exists.
-pub async fn find_by_id(
-    db: &DatabaseConnection,
-    id: i32,
-) -> Result<Option<UserRecord>, StoreError> {
-    Ok(users::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .map(UserRecord::from))
-}
-
 /// Counts one more wrong code for the user, in one statement so racing guesses all count.
 /// Answers whether this very one reached `lock_after`: exactly one request can.
 pub async fn record_wrong_code(
