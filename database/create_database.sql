@@ -23,6 +23,13 @@ CREATE TABLE IF NOT EXISTS users (
   -- The stable opaque id tokens carry as `sub` (32 hex); the service fills it at the first
   -- sign-in of a row written by hand.
   public_id VARCHAR(32) NULL DEFAULT NULL,
+  -- Set by the first code that proves the mailbox (a sign-in or a reset).
+  email_verified_at DATETIME NULL DEFAULT NULL,
+  -- The last sign-in by code: when, and from which client address.
+  last_sign_in_at DATETIME NULL DEFAULT NULL,
+  last_sign_in_from VARCHAR(64) NULL DEFAULT NULL,
+  -- Set by `otp-login users disable`: no sign-in, and every token refused, until enabled.
+  disabled_at DATETIME NULL DEFAULT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY username (username),
   UNIQUE KEY idx_users_public_id (public_id)

@@ -18,6 +18,13 @@ pub struct Model {
     /// first sign-in.
     #[sea_orm(unique)]
     pub public_id: Option<String>,
+    /// When a code first proved the mailbox; none on older rows until their next sign-in.
+    pub email_verified_at: Option<DateTimeUtc>,
+    pub last_sign_in_at: Option<DateTimeUtc>,
+    /// The client address of the last sign-in.
+    pub last_sign_in_from: Option<String>,
+    /// Set while the operator has the account disabled.
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
