@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    EntityTrait, QueryFilter, Statement,
 };
 
 use super::now;
@@ -203,17 +204,51 @@ pub async fn record_attempt(
     count_try(db, user_id, purpose, code_hash, max_attempts, false).await
 }
 
-/// Counts a try that offered the right code and spends the code with it, in one statement, if
-/// the code is still live: the try counts against the same limit a wrong one would, and only
-/// one caller can see `true` for a given code.
-pub async fn spend_with_try(
+/// Counts a try that offered the right sign-in code and spends the code with it, if the code
+/// is still live, and records the sign-in on the user's row: the run of wrong codes ends, the
+/// mailbox is proven (the first time), and the time and `client` are the last sign-in's. One
+/// statement on MySQL; the try counts against the same limit a wrong one would, and only one
+/// caller can see `true` for a given code.
+pub async fn spend_signing_in(
     db: &DatabaseConnection,
     user_id: i32,
-    purpose: Purpose,
     code_hash: &str,
     max_attempts: u32,
+    client: &str,
 ) -> Result<bool, StoreError> {
-    count_try(db, user_id, purpose, code_hash, max_attempts, true).await
+    let purpose = Purpose::SignIn;
+    let at = now();
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        let counted = count_try(db, user_id, purpose, code_hash, max_attempts, true).await?;
+        if counted {
+            super::users::record_sign_in(db, user_id, at, client).await?;
+        }
+        return Ok(counted);
+    }
+    // Both rows change only when the code row matches; MySQL counts a row whose values did
+    // not change (a second sign-in within the second) as unaffected, so the code's row,
+    // whose tries always grow, is what says the try counted.
+    let statement = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE one_time_codes c JOIN users u ON u.id = c.user_id \
+         SET c.attempts = c.attempts + 1, c.consumed_at = ?, u.failed_codes = 0, \
+         u.email_verified_at = COALESCE(u.email_verified_at, ?), u.last_sign_in_at = ?, \
+         u.last_sign_in_from = ? \
+         WHERE c.user_id = ? AND c.code_hash = ? AND c.purpose = ? AND c.consumed_at IS NULL \
+         AND c.expires_at > ? AND c.attempts < ?",
+        [
+            at.into(),
+            at.into(),
+            at.into(),
+            client.into(),
+            user_id.into(),
+            code_hash.into(),
+            purpose.as_str().into(),
+            at.into(),
+            max_attempts.into(),
+        ],
+    );
+    Ok(db.execute(statement).await?.rows_affected() >= 1)
 }
 
 /// One try at this code, if it is live (unused, unexpired, tries left), spending it too when

@@ -23,6 +23,8 @@ pub struct RefreshRecord {
     pub session_last_seen_at: DateTime<Utc>,
     pub session_expires_at: DateTime<Utc>,
     pub session_revoked_at: Option<DateTime<Utc>>,
+    /// Set while the user is disabled.
+    pub user_disabled_at: Option<DateTime<Utc>>,
 }
 
 impl RefreshRecord {
@@ -59,7 +61,7 @@ pub async fn find(
         db.get_database_backend(),
         "SELECT r.session_id, r.issued_at, r.spent_at, s.user_id, u.username, u.public_id, \
          s.last_seen_at AS session_last_seen_at, s.expires_at AS session_expires_at, \
-         s.revoked_at AS session_revoked_at \
+         s.revoked_at AS session_revoked_at, u.disabled_at AS user_disabled_at \
          FROM refresh_tokens r \
          JOIN sessions s ON s.id = r.session_id \
          JOIN users u ON u.id = s.user_id \

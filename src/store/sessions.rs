@@ -61,6 +61,8 @@ pub struct LiveSession {
     pub session: SessionRecord,
     pub username: String,
     pub public_id: Option<String>,
+    /// The user is disabled: the session honours nothing.
+    pub user_disabled: bool,
 }
 
 /// The session, if it is neither revoked nor expired, with its user: one read.
@@ -86,6 +88,7 @@ pub async fn find_live(
                 },
                 username: user.username,
                 public_id: user.public_id,
+                user_disabled: user.disabled_at.is_some(),
             })
         }))
 }

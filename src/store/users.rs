@@ -1,6 +1,6 @@
 //! The `users` table.
-use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     FromQueryResult, QueryFilter, SqlErr, Statement, TransactionTrait,
@@ -22,6 +22,8 @@ pub struct UserRecord {
     /// The opaque id tokens name the user by; none on a row written by hand until its first
     /// sign-in.
     pub public_id: Option<String>,
+    /// Disabled by the operator: no sign-in, no token honoured.
+    pub disabled: bool,
 }
 
 impl From<users::Model> for UserRecord {
@@ -32,6 +34,7 @@ impl From<users::Model> for UserRecord {
             stored_password: m.password,
             failed_codes: u32::try_from(m.failed_codes).unwrap_or(0),
             public_id: m.public_id,
+            disabled: m.disabled_at.is_some(),
         }
     }
 }
@@ -208,7 +211,7 @@ pub async fn change_password(
     // The user's row first, then the session's, in the order a reset takes them: two
     // transactions that take the same rows in the same order wait for each other instead of
     // deadlocking. A sign-out racing this one waits for it, or has already won.
-    let outcome = if !set_password(&txn, id, password_hash, Some(checked)).await? {
+    let outcome = if !set_password(&txn, id, password_hash, Some(checked), false).await? {
         PasswordChange::PasswordMoved
     } else if !sessions::hold_live(&txn, id, current_session).await? {
         PasswordChange::SessionEnded
@@ -223,31 +226,36 @@ pub async fn change_password(
     Ok(outcome)
 }
 
-/// A new password ends the run of wrong codes, the pending sign-in code, and every session
-/// but `keep`.
+/// A new password set by a mailed reset ends the run of wrong codes, the pending sign-in code,
+/// and every session but `keep`; the code it took proves the mailbox.
 async fn replace_password<C: ConnectionTrait>(
     db: &C,
     id: i32,
     password_hash: &str,
     keep: Option<&str>,
 ) -> Result<(), StoreError> {
-    set_password(db, id, password_hash, None).await?;
+    set_password(db, id, password_hash, None, true).await?;
     end_password_dependents(db, id, keep).await
 }
 
 /// Sets the password and ends the run of wrong codes; with `expected`, only if the stored
-/// password is still that. Answers whether it was set.
+/// password is still that; with `proves_mailbox`, the mailbox is proven too. Answers whether
+/// it was set.
 async fn set_password<C: ConnectionTrait>(
     db: &C,
     id: i32,
     password_hash: &str,
     expected: Option<&str>,
+    proves_mailbox: bool,
 ) -> Result<bool, StoreError> {
     let mut update = users::Entity::update_many()
         .col_expr(users::Column::Password, Expr::value(password_hash))
         .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(users::Column::FailedCodes, Expr::value(0))
         .filter(users::Column::Id.eq(id));
+    if proves_mailbox {
+        update = update.col_expr(users::Column::EmailVerifiedAt, proven_at(super::now()));
+    }
     if let Some(expected) = expected {
         update = update.filter(users::Column::Password.eq(expected));
     }
@@ -302,13 +310,31 @@ pub async fn record_wrong_code(
     }
 }
 
-/// A right code (or a new password) ends the run of wrong ones.
-pub async fn clear_wrong_codes(db: &DatabaseConnection, id: i32) -> Result<(), StoreError> {
+/// A sign-in by code: the run of wrong codes ends, the mailbox is proven (the first time), and
+/// this is the last sign-in. Where the database allows, the code's spending does this in the
+/// same statement (`codes::spend_signing_in`).
+pub async fn record_sign_in(
+    db: &DatabaseConnection,
+    id: i32,
+    at: DateTime<Utc>,
+    client: &str,
+) -> Result<(), StoreError> {
     users::Entity::update_many()
         .col_expr(users::Column::FailedCodes, Expr::value(0))
+        .col_expr(users::Column::EmailVerifiedAt, proven_at(at))
+        .col_expr(users::Column::LastSignInAt, Expr::value(at))
+        .col_expr(users::Column::LastSignInFrom, Expr::value(client))
         .filter(users::Column::Id.eq(id))
-        .filter(users::Column::FailedCodes.ne(0))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The mailbox proven now, unless it was before.
+fn proven_at(at: DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr {
+    Func::coalesce([
+        Expr::col(users::Column::EmailVerifiedAt).into(),
+        Expr::value(at),
+    ])
+    .into()
 }

@@ -184,6 +184,11 @@ impl AuthService {
             }
             (user, _) => return Err(asked.wrong(client, user.as_ref())),
         };
+        // A right password for a disabled account is refused as a wrong one, and its try
+        // stays counted.
+        if disabled(client, &user) {
+            return Err(asked.refusal());
+        }
         self.limiter.password_succeeded(reserved).await?;
         Ok(user)
     }
@@ -200,13 +205,21 @@ enum PasswordFor {
 }
 
 impl PasswordFor {
+    /// How the flow refuses a password.
+    fn refusal(self) -> AuthError {
+        match self {
+            Self::SignIn => AuthError::InvalidCredentials,
+            Self::Change => AuthError::WrongCurrentPassword,
+        }
+    }
+
     /// Logs a wrong password as a security event and answers the flow's refusal.
     fn wrong(self, client: &str, user: Option<&UserRecord>) -> AuthError {
         match self {
             // Whether the account exists stays out of the log line, as out of the answer.
             Self::SignIn => {
                 tracing::info!(event = "wrong_password", client, "wrong password");
-                AuthError::InvalidCredentials
+                self.refusal()
             }
             Self::Change => {
                 let user_id = user.map(|user| user.id);
@@ -216,10 +229,24 @@ impl PasswordFor {
                     user_id,
                     "wrong current password"
                 );
-                AuthError::WrongCurrentPassword
+                self.refusal()
             }
         }
     }
+}
+
+/// Whether the operator disabled the account, logged as a security event when so: every
+/// flow answers a disabled account as it would a wrong password, code or token.
+fn disabled(client: &str, user: &UserRecord) -> bool {
+    if user.disabled {
+        tracing::info!(
+            event = "disabled_refused",
+            client,
+            user_id = user.id,
+            "account disabled"
+        );
+    }
+    user.disabled
 }
 
 /// A per-address verdict as the service's error.

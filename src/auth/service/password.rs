@@ -2,7 +2,9 @@
 //! user who knows the current one.
 use std::time::Duration;
 
-use super::{allowed, allowed_for, limited_event, AuthError, AuthService, PasswordFor, Session};
+use super::{
+    allowed, allowed_for, disabled, limited_event, AuthError, AuthService, PasswordFor, Session,
+};
 use crate::auth::ResetToken;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
 use crate::mail::CodeMessage;
@@ -72,7 +74,9 @@ impl AuthService {
             limited_event(client, purpose.send_limit(), limited);
             return Ok(());
         }
-        let Some(user) = users::find_by_username(&self.db, username.as_ref()).await? else {
+        let found = users::find_by_username(&self.db, username.as_ref()).await?;
+        // A disabled account is mailed what an unknown name is.
+        let Some(user) = found.filter(|user| !disabled(client, user)) else {
             tracing::info!(event = "reset_unknown_user", client, "no such account");
             self.send_decoy(username, purpose).await;
             return Ok(());
@@ -131,6 +135,7 @@ impl AuthService {
         }
         let user = users::find_by_username(&self.db, username.as_ref())
             .await?
+            .filter(|user| !disabled(client, user))
             .ok_or_else(|| purpose.refusal())?;
         let stored = match proof {
             ResetProof::Code { code, challenge } => {

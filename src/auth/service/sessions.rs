@@ -82,6 +82,9 @@ impl AuthService {
                 record.session_live(now) && !policy.idle_expired(record.issued_at, now)
             })
             .ok_or_else(|| refused(client, "unknown, idle or its session ended"))?;
+        if record.user_disabled_at.is_some() {
+            return Err(refused(client, "account disabled"));
+        }
         // Everything that can fail comes before the token is spent, so a failure leaves it
         // usable.
         sessions::seen_at(&self.db, &record.session_id, record.session_last_seen_at).await?;
@@ -155,6 +158,14 @@ impl AuthService {
             .await?
             .filter(|live| live.public_id.as_deref() == Some(claims.subject.as_str()))
             .ok_or(AuthError::InvalidSession)?;
+        if live.user_disabled {
+            tracing::info!(
+                event = "disabled_refused",
+                user_id = live.session.user_id,
+                "bearer token of a disabled account"
+            );
+            return Err(AuthError::InvalidSession);
+        }
         sessions::seen(&self.db, &live.session).await?;
         Ok(Session {
             user_id: live.session.user_id,

@@ -1,7 +1,7 @@
 //! The two-step sign-in: register, log in with the password (which mails a code), and verify
 //! the code (which opens a session); with the code steps the password reset shares.
 use super::SessionGrant;
-use super::{allowed, limited_event, AuthError, AuthService, PasswordFor};
+use super::{allowed, disabled, limited_event, AuthError, AuthService, PasswordFor};
 use crate::auth::limits::CheckedBy;
 use crate::auth::ResetToken;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
@@ -192,8 +192,9 @@ impl AuthService {
             .await
     }
 
-    /// `check_code` on a live code already read. With `Spend::Now` a right code is spent by
-    /// the same statement that counts its try; with `Spend::Later` the caller spends it.
+    /// `check_code` on a live code already read. With `Spend::SigningIn` a right sign-in code
+    /// is spent, and the sign-in recorded, by the statement that counts its try; with
+    /// `Spend::Later` the caller spends it.
     async fn try_code(
         &self,
         client: &str,
@@ -212,8 +213,8 @@ impl AuthService {
         let right = self.codes.verify(user.id, offered.code, &stored);
         // The try is counted whether the code is right or not, and a right code answers only
         // if its try was within the limit: parallel guesses stay bounded.
-        let counted = if right && spend == Spend::Now {
-            codes::spend_with_try(&self.db, user.id, column, &stored, max_attempts).await?
+        let counted = if right && spend == Spend::SigningIn {
+            codes::spend_signing_in(&self.db, user.id, &stored, max_attempts, client).await?
         } else {
             codes::record_attempt(&self.db, user.id, column, &stored, max_attempts).await?
         };
@@ -249,11 +250,13 @@ impl AuthService {
         } = attempt;
         let purpose = CodePurpose::SignIn;
         let max_attempts = self.code_policy.max_attempts;
-        // The user and their live code in one read; a locked user has no code to check.
+        // The user and their live code in one read; a locked or disabled user has no code to
+        // check.
         let found =
             codes::live_for_username(&self.db, username.as_ref(), purpose.column(), max_attempts)
                 .await?
-                .filter(|(user, _)| !self.code_policy.locks(user.failed_codes));
+                .filter(|(user, _)| !self.code_policy.locks(user.failed_codes))
+                .filter(|(user, _)| !disabled(client, user));
         // Every request counts against its address; only a guess at a live code it may reach
         // counts against the username too, so a stranger typing codes without the challenge
         // costs the owner nothing. Both limits in one statement.
@@ -277,11 +280,16 @@ impl AuthService {
             code,
             challenge: challenge.as_ref(),
         };
-        self.try_code(client, &user, purpose, Some(live), offered, Spend::Now)
-            .await?;
-        if user.failed_codes > 0 {
-            users::clear_wrong_codes(&self.db, user.id).await?;
-        }
+        // Spending the code ends the run of wrong codes and records the sign-in.
+        self.try_code(
+            client,
+            &user,
+            purpose,
+            Some(live),
+            offered,
+            Spend::SigningIn,
+        )
+        .await?;
         let session = self.open_session(&user).await?;
         tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
         Ok(session)
@@ -322,11 +330,11 @@ struct OfferedCode<'a> {
     challenge: Option<&'a Challenge>,
 }
 
-/// When a right code is spent: by the statement that counts its try, or by the caller (a
-/// reset spends it together with the new password).
+/// When a right code is spent: by the statement that counts its try, which also records the
+/// sign-in, or by the caller (a reset spends it together with the new password).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Spend {
-    Now,
+    SigningIn,
     Later,
 }
 
