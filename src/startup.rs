@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 
+use crate::auth::admin::AccountAdmin;
 use crate::auth::keys::{self, KeySet, Rotated};
 use crate::auth::{AuthService, CodeHasher, KeyRing, PasswordHasher, RateLimiter, TokenKeys};
 use crate::config::secrets::ServerKeys;
@@ -91,6 +92,12 @@ pub async fn build_auth_service(
         RateLimiter::new(db, settings.limits.clone()),
     )
     .with_reset_links(settings.pages_url.clone()))
+}
+
+/// The operator's actions on accounts, over the configured database.
+pub async fn account_admin(settings: &Settings) -> anyhow::Result<AccountAdmin> {
+    let db = connect(&settings.database, false).await?;
+    Ok(AccountAdmin::new(db, settings.codes))
 }
 
 /// The database and `JWT_SECRET`, for the key commands: keys sealed under a random secret

@@ -126,9 +126,14 @@ impl Bucket {
         }
     }
 
+    /// What the names of this bucket's rows start with.
+    fn prefix(self) -> String {
+        format!("{}:", self.name())
+    }
+
     /// One row per limit: `code_sent:5/3600s`.
     fn row(self, limit: &Limit) -> String {
-        format!("{}:{limit}", self.name())
+        format!("{}{limit}", self.prefix())
     }
 }
 
@@ -179,6 +184,12 @@ const PRUNE_BATCH: u32 = 100;
 /// How long an address that never signed in keeps its password record, and one that did.
 const STRANGER_MEMORY: Duration = Duration::from_secs(24 * 3600);
 const KNOWN_ADDRESS_MEMORY: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// What the rows of the cap on an account's wrong passwords are named with, keyed by the
+/// username: an unlock clears them.
+pub fn password_cap_prefix() -> String {
+    Bucket::PasswordFailure.prefix()
+}
 
 impl RateLimiter {
     pub fn new(db: Db, limits: RateLimits) -> Self {

@@ -1,5 +1,6 @@
 //! The sign-in domain: parsed inputs, password and code hashing, access tokens and their keys, rate limits,
 //! and the account rules (`AuthService`) that tie them to the store and the mailer.
+pub mod admin;
 pub mod challenge;
 pub mod code;
 pub mod email;

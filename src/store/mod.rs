@@ -1,5 +1,6 @@
 //! Persistence: SeaORM queries as plain functions over a connection. Nothing above this module
 //! sees an entity or a `DbErr`: every function answers with a `StoreError`.
+pub mod accounts;
 pub mod codes;
 pub mod limits;
 pub mod refresh_tokens;

@@ -1,5 +1,8 @@
 //! The command line of the one binary a user deploys: serve, migrate, and the maintenance
-//! commands. Settings come from the environment (and a `.env` file, when there is one).
+//! commands (the account ones in `users`). Settings come from the environment (and a `.env`
+//! file, when there is one).
+mod users;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +56,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The operator's view of accounts and actions on them: show, list, disable, enable,
+    /// sign-out, unlock, delete.
+    Users(users::UsersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +115,7 @@ impl Cli {
             Command::ConfigSchema => println!("{:#}", Settings::json_schema()),
             Command::HashPassword => return hash_password().await,
             Command::Check { json } => return check(json).await,
+            Command::Users(users) => return users.run().await,
             Command::Jwks => {
                 return printing(|s| async move {
                     let set = startup::key_set(&s).await?;
