@@ -16,6 +16,8 @@ fn help_lists_every_command_and_version_names_the_release() {
         "jwks",
         "discovery",
         "keys",
+        "check",
+        "users",
     ] {
         assert!(
             stdout(&help).contains(command),

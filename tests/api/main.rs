@@ -27,4 +27,5 @@ mod spec;
 mod spec_rules;
 mod tokens;
 mod toolchain;
+mod users_cli;
 mod verify;
