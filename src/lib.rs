@@ -7,6 +7,7 @@ pub mod config;
 pub mod entity;
 pub mod mail;
 pub mod memory;
+pub mod metrics;
 pub mod preflight;
 pub mod redact;
 pub mod server;

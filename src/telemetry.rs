@@ -3,7 +3,9 @@
 //! `AWS_LAMBDA_LOG_LEVEL`) is honoured.
 use std::io::IsTerminal;
 
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 /// What to log, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,20 +47,24 @@ fn lambda_level(level: &str) -> Option<&'static str> {
     })
 }
 
+/// Installs the log (filtered as `settings` say) and, beside it, the layer that counts the
+/// events the metrics are made of (unfiltered: hiding a line must not hide a figure).
 pub fn init(on_lambda: bool) {
     let settings = LogSettings::from_env(on_lambda, |name| std::env::var(name).ok());
     let filter =
         EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     // Escape codes belong on a terminal, not in a file, a pipe or CloudWatch.
-    let builder = fmt()
-        .with_env_filter(filter)
+    let lines = fmt::layer()
         .with_target(false)
         .with_ansi(!settings.json && std::io::stdout().is_terminal());
+    let subscriber = tracing_subscriber::registry().with(crate::metrics::counting_layer());
     // A second initialisation (tests) is harmless; keep the first.
     let _ = if settings.json {
-        builder.json().flatten_event(true).try_init()
+        subscriber
+            .with(lines.json().flatten_event(true).with_filter(filter))
+            .try_init()
     } else {
-        builder.try_init()
+        subscriber.with(lines.with_filter(filter)).try_init()
     };
 }
 

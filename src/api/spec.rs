@@ -98,6 +98,8 @@ struct Served {
     swagger_ui: String,
     /// The methods each path serves, for the `Allow` header of a 405.
     allowed: HashMap<String, String>,
+    /// The `operationId` of each (method, path), for the metrics.
+    operations: HashMap<(String, String), String>,
 }
 
 static SERVED: LazyLock<Served> = LazyLock::new(|| {
@@ -111,6 +113,7 @@ static SERVED: LazyLock<Served> = LazyLock::new(|| {
     Served {
         yaml: serde_yaml::to_string(&spec).expect("a JSON value serialises as YAML"),
         allowed: methods_by_path(&spec),
+        operations: operations_by_route(&spec),
         json,
         swagger_ui,
     }
@@ -119,6 +122,27 @@ static SERVED: LazyLock<Served> = LazyLock::new(|| {
 /// The methods `path` serves, as an `Allow` header lists them (`GET, POST`).
 pub fn allowed_methods(path: &str) -> Option<&'static str> {
     SERVED.allowed.get(path).map(String::as_str)
+}
+
+/// The `operationId` that answers `method` (upper case) on `path`, if the spec has one.
+pub fn operation_id(method: &str, path: &str) -> Option<&'static str> {
+    SERVED
+        .operations
+        .get(&(method.to_owned(), path.to_owned()))
+        .map(String::as_str)
+}
+
+fn operations_by_route(spec: &Value) -> HashMap<(String, String), String> {
+    let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+    let mut operations = HashMap::new();
+    for (path, by_method) in paths {
+        for (method, operation) in by_method.as_object().cloned().unwrap_or_default() {
+            if let Some(id) = operation["operationId"].as_str() {
+                operations.insert((method.to_uppercase(), path.clone()), id.to_owned());
+            }
+        }
+    }
+    operations
 }
 
 fn methods_by_path(spec: &Value) -> HashMap<String, String> {

@@ -137,6 +137,15 @@ pub struct Environment {
     pub aws_region: Option<String>,
     /// Set by AWS Lambda itself: its presence means "serve Lambda events, not a TCP port".
     pub aws_lambda_runtime_api: Option<String>,
+    /// Serve the figures (`/metrics`, Prometheus text format) on this separate `host:port`,
+    /// e.g. `127.0.0.1:9464`. Unset: no metrics listener. Never the public port, never on
+    /// Lambda (the figures go to CloudWatch as EMF lines there).
+    pub metrics_addr: Option<String>,
+    /// Write one CloudWatch Embedded Metric Format line per request on standard output (for
+    /// CloudWatch Logs or the CloudWatch agent). Default: yes on Lambda, no elsewhere.
+    pub metrics_emf: Option<bool>,
+    /// The CloudWatch namespace of the EMF figures.
+    pub metrics_namespace: String,
 }
 
 /// The values `MAILER` takes.
@@ -194,6 +203,9 @@ impl Default for Environment {
             ses_timeout_seconds: 5,
             aws_region: None,
             aws_lambda_runtime_api: None,
+            metrics_addr: None,
+            metrics_emf: None,
+            metrics_namespace: "otp-login".into(),
         }
     }
 }

@@ -37,8 +37,20 @@ pub struct Settings {
     /// Base URL of the pages, ending in `/`, for the link in reset mails; none on Lambda
     /// unless `PAGES_URL` is set.
     pub pages_url: Option<String>,
+    /// Where the figures go: EMF lines, a Prometheus listener, both or neither.
+    pub metrics: MetricsSettings,
     /// Started by the Lambda runtime: serve its events instead of a TCP port.
     pub on_lambda: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// One CloudWatch Embedded Metric Format line per request on standard output.
+    pub emf: bool,
+    /// The CloudWatch namespace of those lines.
+    pub namespace: String,
+    /// The separate listener serving `/metrics` in Prometheus text format, if any.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +148,7 @@ impl Settings {
             };
             ConfigError(format!("{name} {e}"))
         })?;
+        let metrics = metrics(&env, on_lambda)?;
         Ok(Self {
             database: database(&env, on_lambda)?,
             keys: keys(&env, on_lambda)?,
@@ -160,6 +173,7 @@ impl Settings {
                     .map(str::to_owned)
                     .collect(),
             },
+            metrics,
             codes,
             on_lambda,
         })
@@ -169,6 +183,53 @@ impl Settings {
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Environment)).expect("a schema is valid JSON")
     }
+}
+
+/// The metrics settings: a namespace CloudWatch accepts, and a listener that is neither the
+/// public port nor on Lambda (which has no port to listen on).
+fn metrics(env: &Environment, on_lambda: bool) -> Result<MetricsSettings, ConfigError> {
+    let namespace = env.metrics_namespace.trim().to_owned();
+    let namespace_ok = (1..=255).contains(&namespace.len())
+        && !namespace.starts_with("AWS/")
+        && !namespace.starts_with(':')
+        && namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_/#:".contains(&b));
+    if !namespace_ok {
+        return Err(ConfigError(
+            "METRICS_NAMESPACE must be 1 to 255 letters, digits or . - _ / # : and not start \
+             with AWS/"
+                .into(),
+        ));
+    }
+    let listen =
+        match &env.metrics_addr {
+            None => None,
+            Some(_) if on_lambda => return Err(ConfigError(
+                "METRICS_ADDR has no meaning on Lambda: the figures go to CloudWatch as EMF lines"
+                    .into(),
+            )),
+            Some(addr) => {
+                let addr: std::net::SocketAddr = addr.trim().parse().map_err(|_| {
+                    ConfigError(format!(
+                    "METRICS_ADDR must be an address and port such as 127.0.0.1:9464, got {addr:?}"
+                ))
+                })?;
+                if addr.port() == env.port && addr.port() != 0 {
+                    return Err(ConfigError(
+                        "METRICS_ADDR must not be the public port (PORT): the figures are for the \
+                     operator only"
+                            .into(),
+                    ));
+                }
+                Some(addr)
+            }
+        };
+    Ok(MetricsSettings {
+        emf: env.metrics_emf.unwrap_or(on_lambda),
+        namespace,
+        listen,
+    })
 }
 
 fn ipv6_prefix(bits: u8) -> Result<u8, ConfigError> {

@@ -278,3 +278,44 @@ fn tokens_name_this_server_and_otp_login_unless_told_otherwise() {
     assert!(error(&[("TOKEN_ISSUER", "auth.example.com")]).contains("TOKEN_ISSUER"));
     assert!(error(&[("TOKEN_AUDIENCE", " , ")]).contains("TOKEN_AUDIENCE"));
 }
+
+#[test]
+fn metrics_go_to_emf_on_lambda_and_to_a_separate_listener_only_when_asked() {
+    let local = settings(&[]).unwrap();
+    assert_eq!(
+        local.metrics,
+        MetricsSettings {
+            emf: false,
+            namespace: "otp-login".into(),
+            listen: None
+        }
+    );
+    let s = settings(&[("METRICS_ADDR", "127.0.0.1:9464"), ("METRICS_EMF", "true")]).unwrap();
+    assert_eq!(s.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+    assert!(s.metrics.emf);
+    assert!(error(&[("METRICS_ADDR", "localhost")]).contains("METRICS_ADDR"));
+    assert!(error(&[("METRICS_ADDR", "0.0.0.0:3000")]).contains("public port"));
+    assert!(error(&[("METRICS_ADDR", "127.0.0.1:8080"), ("PORT", "8080")]).contains("PORT"));
+    for bad in ["AWS/Lambda", "otp login", &"n".repeat(256)] {
+        assert!(
+            error(&[("METRICS_NAMESPACE", bad)]).contains("METRICS_NAMESPACE"),
+            "{bad}"
+        );
+    }
+    let (jwt, otp) = ("j".repeat(32), "o".repeat(32));
+    let lambda = [
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ("JWT_SECRET", jwt.as_str()),
+        ("OTP_SECRET", otp.as_str()),
+        ("SENDER_EMAIL", "noreply@example.com"),
+        ("TOKEN_ISSUER", "https://auth.example.com"),
+    ];
+    let on_lambda = settings(&lambda).unwrap();
+    assert!(on_lambda.metrics.emf && on_lambda.metrics.listen.is_none());
+    let mut with_port = lambda.to_vec();
+    with_port.push(("METRICS_ADDR", "127.0.0.1:9464"));
+    assert!(error(&with_port).contains("no meaning on Lambda"));
+    with_port.pop();
+    with_port.push(("METRICS_EMF", "false"));
+    assert!(!settings(&with_port).unwrap().metrics.emf);
+}

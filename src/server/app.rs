@@ -24,5 +24,5 @@ pub fn build_app(auth: AuthService, settings: &Settings) -> impl Endpoint<Output
             trust_forwarded_for: settings.server.trust_forwarded_for,
             ipv6_prefix: settings.server.ipv6_prefix,
         });
-    middleware::guarded(app, &settings.cors)
+    middleware::guarded(app, &settings.cors, &settings.metrics)
 }

@@ -13,7 +13,8 @@ use tracing::Instrument;
 
 use crate::api::spec::allowed_methods;
 use crate::api::{json_error, panic_response};
-use crate::config::CorsSettings;
+use crate::config::{CorsSettings, MetricsSettings};
+use crate::metrics::{self, Recorder};
 
 /// Request bodies are two short strings; anything near this size is not a sign-in.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -25,7 +26,9 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub fn guarded(
     app: impl Endpoint + 'static,
     cors_settings: &CorsSettings,
+    metrics: &MetricsSettings,
 ) -> impl Endpoint<Output = Response> {
+    let recorder = Arc::new(Recorder::new(metrics));
     app.around(limit_body)
         .with(CatchPanic::new().with_handler(panic_response))
         // Errors become responses inside CORS, so a refusal still carries its headers…
@@ -33,7 +36,9 @@ pub fn guarded(
         .with_if(cors_settings.enabled, cors(&cors_settings.allowed_origins))
         // …and CORS's own refusals (a foreign origin's preflight) are answered as JSON too.
         .catch_all_error(json_error)
-        .around(with_request_id)
+        // Boxed here, so the type of the whole stack stays within the compiler's depth.
+        .boxed()
+        .around(move |next, req| with_request_id(next, req, recorder.clone()))
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -62,9 +67,14 @@ fn request_id(req: &Request) -> String {
 }
 
 /// Runs the request inside a span carrying its id (so every line it logs names it), logs one
-/// line when it is answered, and returns the id as `X-Request-Id`.
-async fn with_request_id<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+/// line when it is answered, records its figures, and returns the id as `X-Request-Id`.
+async fn with_request_id<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    recorder: Arc<Recorder>,
+) -> poem::Result<Response> {
     let id = request_id(&req);
+    let operation = metrics::operation(req.method().as_str(), req.uri().path());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -73,12 +83,18 @@ async fn with_request_id<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Resul
     );
     async move {
         let started = std::time::Instant::now();
-        let mut response = next.call(req).await?.into_response();
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "answered"
-        );
+        let (answer, counts) = metrics::measure(operation, async {
+            next.call(req).await.map(IntoResponse::into_response)
+        })
+        .await;
+        let elapsed = started.elapsed();
+        let status = match &answer {
+            Ok(response) => response.status().as_u16(),
+            Err(err) => err.status().as_u16(),
+        };
+        recorder.answered(operation, status, elapsed, counts);
+        let mut response = answer?;
+        tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "answered");
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
@@ -219,7 +235,11 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_request_gets_a_500_json_answer_and_the_server_goes_on() {
         let settings = Settings::from_vars(Vec::new()).unwrap();
-        let app = guarded(Route::new().at("/explode", explode), &settings.cors);
+        let app = guarded(
+            Route::new().at("/explode", explode),
+            &settings.cors,
+            &settings.metrics,
+        );
         let client = TestClient::new(app);
         for _ in 0..2 {
             let response = client.get("/explode").send().await;

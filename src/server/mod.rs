@@ -20,6 +20,7 @@ use self::slow_clients::HeadDeadline;
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::mail::Mailer;
+use crate::metrics::MetricsListener;
 use crate::startup::{build_auth_service, mailer_for};
 
 /// How long requests in flight may take to finish once a shutdown is asked for.
@@ -36,6 +37,7 @@ pub struct Application {
     app: poem::endpoint::BoxEndpoint<'static, Response>,
     auth: AuthService,
     port: u16,
+    metrics: Option<MetricsListener>,
 }
 
 impl Application {
@@ -52,16 +54,26 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .context("listener has no socket address")?;
+        let metrics = match settings.metrics.listen {
+            Some(address) => Some(MetricsListener::bind(address).await?),
+            None => None,
+        };
         Ok(Self {
             acceptor: HeadDeadline::new(acceptor, HEAD_TIMEOUT),
             app: build_app(auth.clone(), settings).boxed(),
             auth,
             port,
+            metrics,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where the metrics listener is bound, when `METRICS_ADDR` asks for one.
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(MetricsListener::address)
     }
 
     /// The service this application serves.
@@ -77,10 +89,22 @@ impl Application {
     /// Serves until `stop` completes; then stops accepting, lets the requests in flight finish
     /// (for at most `SHUTDOWN_GRACE`) and closes the database pool.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
+        // The metrics listener stops once the public server has.
+        let (stopped, stop_metrics) = tokio::sync::oneshot::channel::<()>();
+        let metrics = self.metrics.map(|listener| {
+            tokio::spawn(listener.run_until(async {
+                let _ = stop_metrics.await;
+            }))
+        });
+        let served = Server::new_with_acceptor(self.acceptor)
             .idle_timeout(IDLE_TIMEOUT)
             .run_with_graceful_shutdown(self.app, stop, Some(SHUTDOWN_GRACE))
-            .await?;
+            .await;
+        drop(stopped);
+        if let Some(metrics) = metrics {
+            metrics.await??;
+        }
+        served?;
         self.auth.close().await?;
         tracing::info!("stopped");
         Ok(())
@@ -129,6 +153,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         settings.server.bind,
         app.port()
     );
+    if let Some(address) = app.metrics_address() {
+        tracing::info!("metrics at http://{address}/metrics (Prometheus text format)");
+    }
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -86,7 +86,12 @@ impl AuthService {
             // A failed send answers like a sent one (a 502 would say the account exists);
             // the log has it, and the user can ask again.
             Err(AuthError::MailFailed(err) | AuthError::MailThrottled(err)) => {
-                tracing::error!(error = %err, user_id = user.id, "could not mail the reset code");
+                tracing::error!(
+                    event = "mail_failed",
+                    error = %err,
+                    user_id = user.id,
+                    "could not mail the reset code"
+                );
                 Ok(())
             }
             other => other,

@@ -317,7 +317,12 @@ impl AuthService {
             .await
         {
             // The lock holds either way; the owner learns of it at the next sign-in attempt.
-            tracing::error!(error = %err, user_id = user.id, "could not mail the lock notice");
+            tracing::error!(
+                event = "mail_failed",
+                error = %err,
+                user_id = user.id,
+                "could not mail the lock notice"
+            );
         }
         Ok(())
     }
