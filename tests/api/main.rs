@@ -12,6 +12,7 @@ mod limits;
 mod login;
 mod logs;
 mod me;
+mod metrics;
 mod preflight;
 mod refresh;
 mod register;
