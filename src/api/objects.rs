@@ -1,4 +1,5 @@
 //! Request and response bodies, named as they appear in the spec.
+use chrono::{DateTime, Utc};
 use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{Enum, Object};
 
@@ -177,6 +178,22 @@ pub struct CurrentUser {
     pub message: String,
     /// The signed-in user's email address.
     pub username: String,
+    /// The user's stable id: the `sub` of their tokens, kept when the address changes.
+    pub user_id: String,
+    /// When the account was made.
+    pub created_at: DateTime<Utc>,
+    /// When a code sent to the address first proved the mailbox (a sign-in code or a password
+    /// reset); absent until then.
+    #[oai(skip_serializing_if_is_none)]
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// The last sign-in by code; absent before the first (and for accounts from before the
+    /// service recorded it, until their next).
+    #[oai(skip_serializing_if_is_none)]
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// The client address of the last sign-in: an IPv4 address, or an IPv6 network (`/64`);
+    /// absent with `last_sign_in_at`.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_sign_in_from: Option<String>,
 }
 
 // The examples Swagger UI and generated SDK docs show. An error answer is the likelier thing a
@@ -295,6 +312,11 @@ impl Example for CurrentUser {
             success: true,
             message: "Signed in".to_owned(),
             username: "user@example.com".to_owned(),
+            user_id: "3f2a9c1e7b6d4e0f8a5b2c9d1e7f3a6b".to_owned(),
+            created_at: example_time("2026-11-02T09:14:03Z"),
+            email_verified_at: Some(example_time("2026-11-02T09:15:40Z")),
+            last_sign_in_at: Some(example_time("2026-12-01T18:22:07Z")),
+            last_sign_in_from: Some("198.51.100.7".to_owned()),
         }
     }
 }
@@ -319,4 +341,8 @@ impl Example for RateLimitedMessage {
             retry_after: 42,
         }
     }
+}
+
+fn example_time(text: &str) -> DateTime<Utc> {
+    text.parse().expect("an example time is RFC 3339")
 }

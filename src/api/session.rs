@@ -28,16 +28,24 @@ pub struct SessionApi;
 impl SessionApi {
     /// Who is signed in
     ///
-    /// Answers with the username the bearer token was issued to, while the token is valid.
-    /// The token is the one `POST /verify` returned; in Swagger UI give it to *Authorize*.
+    /// Answers with the account the bearer token was issued to, while the token is valid: the
+    /// address, the stable user id, when the account was made and its address proven, and the
+    /// last sign-in with its client address. The token is the one `POST /verify` returned; in
+    /// Swagger UI give it to *Authorize*.
     #[oai(path = "/me", method = "get", operation_id = "getCurrentUser")]
     async fn me(&self, auth: Data<&AuthService>, token: BearerToken) -> MeResponse {
         answer(async {
             let session = auth.session(&token.0.token).await?;
+            let profile = session.profile;
             Ok(MeResponse::Ok(Json(CurrentUser {
                 success: true,
                 message: "Signed in".to_owned(),
                 username: session.username,
+                user_id: profile.user_id,
+                created_at: profile.created_at,
+                email_verified_at: profile.email_verified_at,
+                last_sign_in_at: profile.last_sign_in_at,
+                last_sign_in_from: profile.last_sign_in_from,
             })))
         })
         .await

@@ -63,6 +63,13 @@ pub struct LiveSession {
     pub public_id: Option<String>,
     /// The user is disabled: the session honours nothing.
     pub user_disabled: bool,
+    /// When the account was made.
+    pub user_created_at: DateTime<Utc>,
+    /// When a code first proved the user's mailbox.
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// The user's last sign-in by code, and the client address it came from.
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub last_sign_in_from: Option<String>,
 }
 
 /// The session, if it is neither revoked nor expired, with its user: one read.
@@ -89,6 +96,10 @@ pub async fn find_live(
                 username: user.username,
                 public_id: user.public_id,
                 user_disabled: user.disabled_at.is_some(),
+                user_created_at: user.created_at,
+                email_verified_at: user.email_verified_at,
+                last_sign_in_at: user.last_sign_in_at,
+                last_sign_in_from: user.last_sign_in_from,
             })
         }))
 }

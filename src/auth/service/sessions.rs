@@ -2,6 +2,7 @@
 //! token, the session a bearer token names, and signing out of one or all.
 use std::time::Duration;
 
+use chrono::{DateTime, SubsecRound, Utc};
 use rand::Rng;
 
 use super::{allowed, AuthError, AuthService};
@@ -29,6 +30,23 @@ pub struct Session {
     pub user_id: i32,
     pub username: String,
     pub id: String,
+    /// What the owner sees of their account at `GET /me`.
+    pub profile: Profile,
+}
+
+/// The account as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The stable public id: the `sub` of the user's tokens, unchanged by a new address.
+    pub user_id: String,
+    /// When the account was made; this and the times below are to the second.
+    pub created_at: DateTime<Utc>,
+    /// When a code first proved the mailbox; none until then (accounts from before the
+    /// column existed have none until their next sign-in).
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// The last sign-in by code and the client address it came from.
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub last_sign_in_from: Option<String>,
 }
 
 /// Which sessions a sign-out ends.
@@ -171,6 +189,14 @@ impl AuthService {
             user_id: live.session.user_id,
             username: live.username,
             id: live.session.id,
+            // To the second, as every column keeps them (some keep a fraction, some not).
+            profile: Profile {
+                user_id: claims.subject,
+                created_at: live.user_created_at.trunc_subsecs(0),
+                email_verified_at: live.email_verified_at.map(|at| at.trunc_subsecs(0)),
+                last_sign_in_at: live.last_sign_in_at.map(|at| at.trunc_subsecs(0)),
+                last_sign_in_from: live.last_sign_in_from,
+            },
         })
     }
 
