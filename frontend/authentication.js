@@ -557,6 +557,7 @@
       showStatus(region, "info", "");
       showEmail($("#account-username"), result.data.username);
       $("#account-avatar").textContent = result.data.username.charAt(0);
+      showLastSignIn($("#last-sign-in"), result.data);
       session.keepFresh(() => window.location.assign("login.html?session-ended"));
       $("#signed-in").hidden = false;
       $("#sign-out-everywhere").hidden = false;
@@ -570,6 +571,16 @@
     }
     const failure = describeFailure(result, "getCurrentUser");
     showStatus(region, "error", failure.text, failure.link);
+  }
+
+  /** "Last signed in with a code on 3 December 2026 at 18:54, from 198.51.100.7." when known. */
+  function showLastSignIn(element, user) {
+    const at = user.last_sign_in_at ? new Date(user.last_sign_in_at) : null;
+    if (!at || Number.isNaN(at.getTime())) return;
+    const when = at.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+    const from = user.last_sign_in_from ? ", from " + user.last_sign_in_from : "";
+    element.textContent = "Last signed in with a code on " + when + from + ".";
+    element.hidden = false;
   }
 
   const pages = { index: indexPage, register: registerPage, login: loginPage, reset: resetPage, account: accountPage };

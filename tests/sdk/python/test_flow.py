@@ -1,6 +1,7 @@
 """The whole sign-in flow and its error answers, through the SDK generated from openapi.yaml."""
 
 import re
+from datetime import datetime
 from http import HTTPStatus
 
 from otp_login_client import AuthenticatedClient
@@ -53,6 +54,12 @@ def test_register_login_verify_then_me(client, base_url, email, server_log):
     assert me.status_code == HTTPStatus.OK, me.content
     assert isinstance(me.parsed, CurrentUser)
     assert me.parsed.username == email
+    # The stable id, and the code just spent: it proved the mailbox and is the last sign-in.
+    user = me.parsed
+    assert re.fullmatch(r"[0-9a-f]{32}", user.user_id), user.user_id
+    assert isinstance(user.email_verified_at, datetime) and isinstance(user.last_sign_in_at, datetime)
+    assert user.created_at <= user.email_verified_at <= user.last_sign_in_at
+    assert user.last_sign_in_from == "127.0.0.1"
 
 
 def signed_in(client, email, server_log):

@@ -41,7 +41,15 @@ describe("the TypeScript SDK", () => {
 
     const me = await api.GET("/me", { headers: { Authorization: `Bearer ${session.token}` } });
     assert.equal(me.response.status, 200);
-    assert.deepEqual(me.data, { success: true, message: "Signed in", username: email });
+    assert.ok(me.data, "a 200 answer has a body");
+    const { user_id, created_at, email_verified_at, last_sign_in_at, last_sign_in_from, ...rest } = me.data;
+    assert.deepEqual(rest, { success: true, message: "Signed in", username: email });
+    assert.match(user_id, /^[0-9a-f]{32}$/);
+    // The code just spent proved the mailbox and is the last sign-in, from this machine.
+    assert.ok(email_verified_at && last_sign_in_at, JSON.stringify(me.data));
+    assert.ok(Date.parse(created_at) <= Date.parse(email_verified_at));
+    assert.ok(Date.parse(email_verified_at) <= Date.parse(last_sign_in_at));
+    assert.equal(last_sign_in_from, "127.0.0.1");
   });
 
   it("refreshes with rotating refresh tokens, and a replayed spent one ends the session", async () => {
