@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS one_time_codes (
   CONSTRAINT fk_one_time_codes_owner FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
--- Signed-in sessions: a token names its row, and a revoked or expired row refuses the token.
+-- Signed-in sessions: a token names its row, and a revoked or expired row refuses the token;
+-- client_address and user_agent say where it was opened, for the owner's list.
 CREATE TABLE IF NOT EXISTS sessions (
   id VARCHAR(32) NOT NULL,
   user_id INT NOT NULL,
@@ -65,6 +66,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   last_seen_at DATETIME NOT NULL,
   expires_at DATETIME NOT NULL,
   revoked_at DATETIME NULL DEFAULT NULL,
+  client_address VARCHAR(64) NULL DEFAULT NULL,
+  user_agent VARCHAR(255) NULL DEFAULT NULL,
   PRIMARY KEY (id),
   KEY idx_sessions_user (user_id),
   KEY idx_sessions_expires (expires_at),

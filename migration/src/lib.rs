@@ -19,6 +19,7 @@ mod m20261201_000011_user_public_ids;
 mod m20261202_000012_refresh_tokens;
 mod m20261202_000013_sessions_revoked_index;
 mod m20261203_000014_account_state;
+mod m20261203_000015_session_devices;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_refresh_tokens::Migration),
             Box::new(m20261202_000013_sessions_revoked_index::Migration),
             Box::new(m20261203_000014_account_state::Migration),
+            Box::new(m20261203_000015_session_devices::Migration),
         ]
     }
 }

@@ -12,6 +12,10 @@ pub struct Model {
     pub last_seen_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The client address the session was opened from (the limits' key).
+    pub client_address: Option<String>,
+    /// A short description of the browser or program that opened it.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
