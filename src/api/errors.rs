@@ -76,6 +76,10 @@ pub(crate) trait FailureResponse: Sized {
     fn bad_gateway(body: Json<ApiMessage>) -> Self {
         Self::internal(body)
     }
+    fn not_found(_body: Json<ApiMessage>) -> Self {
+        tracing::error!("an operation that has no 404 refused an unknown resource");
+        Self::internal(Json(ApiMessage::failure("Internal error")))
+    }
 }
 
 /// The one mapping from domain errors to answers.
@@ -87,6 +91,7 @@ fn failure<R: FailureResponse>(err: AuthError) -> R {
         | AuthError::InvalidResetCode
         | AuthError::InvalidSession
         | AuthError::WrongCurrentPassword => R::refused(rejected(&err)),
+        AuthError::UnknownSession => R::not_found(rejected(&err)),
         AuthError::RateLimited(limited) => {
             let (body, retry_after) = too_many(&limited);
             R::too_many(body, retry_after)
@@ -111,7 +116,8 @@ macro_rules! answers_failures {
         unavailable: $unavailable:ident
         $(, bad_request: $bad_request:ident)?
         $(, too_many: $too_many:ident)?
-        $(, bad_gateway: $bad_gateway:ident)? $(,)?
+        $(, bad_gateway: $bad_gateway:ident)?
+        $(, not_found: $not_found:ident)? $(,)?
     }) => {
         impl $crate::api::errors::FailureResponse for $response {
             fn refused(body: Json<ApiMessage>) -> Self {
@@ -131,6 +137,9 @@ macro_rules! answers_failures {
             })?
             $(fn bad_gateway(body: Json<ApiMessage>) -> Self {
                 Self::$bad_gateway(body)
+            })?
+            $(fn not_found(body: Json<ApiMessage>) -> Self {
+                Self::$not_found(body)
             })?
         }
     };

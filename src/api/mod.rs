@@ -9,6 +9,7 @@ mod objects;
 mod optional_body;
 mod parse;
 mod session;
+mod sessions;
 mod sign_in;
 pub mod spec;
 

@@ -1,11 +1,11 @@
 //! Request and response bodies, named as they appear in the spec.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{Enum, Object};
 
 use super::fields::{ChallengeText, CodeText, NewPasswordText, ResetTokenText};
 use super::fields::{RefreshTokenText, SignInPasswordText, UsernameText};
-use crate::auth::SessionGrant;
+use crate::auth::{SessionGrant, SessionView};
 
 /// The answer of every operation: whether it worked and a message for people. Every error
 /// answer has this shape.
@@ -196,6 +196,54 @@ pub struct CurrentUser {
     pub last_sign_in_from: Option<String>,
 }
 
+/// The signed-in user's live sessions.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct SessionList {
+    /// Always `true`.
+    pub success: bool,
+    /// `Sessions`.
+    pub message: String,
+    /// The most recently used first.
+    pub sessions: Vec<SessionEntry>,
+}
+
+/// One live session of the account.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct SessionEntry {
+    /// The session's id: give it to `DELETE /sessions/{id}` to end it.
+    pub id: String,
+    /// When it was opened (the sign-in).
+    pub created_at: DateTime<Utc>,
+    /// When it was last used, to the minute.
+    pub last_seen_at: DateTime<Utc>,
+    /// The client address it was opened from: an IPv4 address, or an IPv6 network (`/64`);
+    /// absent for sessions opened before the service recorded it.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_address: Option<String>,
+    /// The browser or program it was opened with, in short (`Firefox 120 on Linux`); absent
+    /// when it sent no `User-Agent`.
+    #[oai(skip_serializing_if_is_none)]
+    pub user_agent: Option<String>,
+    /// This is the session of the token that asked.
+    pub current: bool,
+}
+
+impl From<SessionView> for SessionEntry {
+    fn from(view: SessionView) -> Self {
+        let row = view.row;
+        Self {
+            id: row.id,
+            created_at: row.created_at.trunc_subsecs(0),
+            last_seen_at: row.last_seen_at.trunc_subsecs(0),
+            client_address: row.client_address,
+            user_agent: row.user_agent,
+            current: view.current,
+        }
+    }
+}
+
 // The examples Swagger UI and generated SDK docs show. An error answer is the likelier thing a
 // reader looks up, so `ApiMessage` shows one; each response's description names its message.
 impl Example for ApiMessage {
@@ -345,4 +393,37 @@ impl Example for RateLimitedMessage {
 
 fn example_time(text: &str) -> DateTime<Utc> {
     text.parse().expect("an example time is RFC 3339")
+}
+
+impl Example for SessionList {
+    fn example() -> Self {
+        Self {
+            success: true,
+            message: "Sessions".to_owned(),
+            sessions: vec![
+                SessionEntry::example(),
+                SessionEntry {
+                    id: "7d793037a0760186574b0282f2f435e7".to_owned(),
+                    created_at: example_time("2026-11-28T08:03:51Z"),
+                    last_seen_at: example_time("2026-11-30T21:12:00Z"),
+                    client_address: Some("2001:db8:7:7::/64".to_owned()),
+                    user_agent: Some("Safari 17 on iOS".to_owned()),
+                    current: false,
+                },
+            ],
+        }
+    }
+}
+
+impl Example for SessionEntry {
+    fn example() -> Self {
+        Self {
+            id: "5d41402abc4b2a76b9719d911017c592".to_owned(),
+            created_at: example_time("2026-12-01T18:22:07Z"),
+            last_seen_at: example_time("2026-12-01T19:40:00Z"),
+            client_address: Some("198.51.100.7".to_owned()),
+            user_agent: Some("Firefox 120 on Linux".to_owned()),
+            current: true,
+        }
+    }
 }

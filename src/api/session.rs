@@ -111,7 +111,7 @@ pub(crate) fn bearer_failure(err: &poem::Error) -> Option<Json<ApiMessage>> {
 }
 
 /// A missing or malformed `Authorization` header is the same 401 as a bad token.
-fn no_bearer_token(err: &poem::Error) -> Json<ApiMessage> {
+pub(super) fn no_bearer_token(err: &poem::Error) -> Json<ApiMessage> {
     tracing::debug!(error = %err, "no usable bearer token");
     rejected(&AuthError::InvalidSession)
 }

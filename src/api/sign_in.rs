@@ -8,7 +8,7 @@ use super::objects::{ApiMessage, CodeSent, CodeSubmission, Credentials, RateLimi
 use super::objects::{Registration, SessionGranted};
 use super::spec::ApiTags;
 use crate::auth::{AuthService, CodeAttempt, LoginAttempt, NewAccount};
-use crate::server::client::ClientAddress;
+use crate::server::client::{ClientAddress, UserAgent};
 
 pub struct SignInApi;
 
@@ -73,11 +73,14 @@ impl SignInApi {
         &self,
         auth: Data<&AuthService>,
         client: ClientAddress,
+        user_agent: UserAgent,
         body: Json<CodeSubmission>,
     ) -> VerifyResponse {
         answer(async {
             let attempt = CodeAttempt::try_from(body.0)?;
-            let session = auth.verify(&client.0, &attempt).await?;
+            let session = auth
+                .verify(&client.0, user_agent.0.as_deref(), &attempt)
+                .await?;
             Ok(VerifyResponse::SignedIn(Json(SessionGranted::new(
                 "Login successful",
                 session,

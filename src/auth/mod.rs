@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod challenge;
 pub mod code;
+pub mod device;
 pub mod email;
 pub mod keys;
 pub mod limits;
@@ -17,6 +18,6 @@ pub use keys::KeyRing;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
 pub use service::ResetProof;
-pub use service::{AuthError, AuthService, Session, SessionGrant, SignOutScope};
+pub use service::{AuthError, AuthService, Session, SessionGrant, SessionView, SignOutScope};
 pub use service::{ChangeWithCurrent, CodeAttempt, LoginAttempt, NewAccount, ResetAttempt};
 pub use token::{RefreshPolicy, SessionToken, TokenClaims, TokenKeys, TokenPolicy};

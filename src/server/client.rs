@@ -43,6 +43,19 @@ impl<'a> FromRequest<'a> for ClientAddress {
     }
 }
 
+/// The client's `User-Agent` header, when it sends one that is text.
+#[derive(Debug, Clone)]
+pub struct UserAgent(pub Option<String>);
+
+impl<'a> FromRequest<'a> for UserAgent {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(
+            req.header(poem::http::header::USER_AGENT)
+                .map(str::to_owned),
+        ))
+    }
+}
+
 fn client_ip(req: &Request, policy: &ClientAddressPolicy) -> Option<IpAddr> {
     if let Some(context) = req.extensions().get::<RequestContext>() {
         let source_ip = match context {

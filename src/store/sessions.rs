@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Statement,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::{bounded_delete, now, refresh_tokens, StoreError};
@@ -34,6 +34,7 @@ pub async fn open(
     user_id: i32,
     expires_at: DateTime<Utc>,
     refresh_hash: &str,
+    opened_by: &OpenedBy<'_>,
 ) -> Result<(), StoreError> {
     let now = now();
     let row = sessions::ActiveModel {
@@ -43,6 +44,8 @@ pub async fn open(
         last_seen_at: Set(now),
         expires_at: Set(expires_at),
         revoked_at: Set(None),
+        client_address: Set(Some(opened_by.client_address.to_owned())),
+        user_agent: Set(opened_by.user_agent.map(str::to_owned)),
     };
     Entity::insert(row).exec_without_returning(db).await?;
     if let Err(err) = refresh_tokens::issue(db, refresh_hash, id, None).await {
@@ -53,6 +56,51 @@ pub async fn open(
         return Err(err);
     }
     Ok(())
+}
+
+/// Where a session is opened from, as its owner's list shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenedBy<'a> {
+    pub client_address: &'a str,
+    /// A short description of the browser or program.
+    pub user_agent: Option<&'a str>,
+}
+
+/// One live session of a user, as the owner's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The user's live sessions, the most recently seen first; at most `limit`.
+pub async fn live_for_user(
+    db: &DatabaseConnection,
+    user_id: i32,
+    limit: u64,
+) -> Result<Vec<SessionRow>, StoreError> {
+    let rows = Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now()))
+        .order_by_desc(Column::LastSeenAt)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SessionRow {
+            id: row.id,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            client_address: row.client_address,
+            user_agent: row.user_agent,
+        })
+        .collect())
 }
 
 /// A live session with the user it belongs to, as a bearer check needs them.

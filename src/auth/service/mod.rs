@@ -17,7 +17,7 @@ use crate::store::users::{self, Claimed, UserRecord};
 use crate::store::{self, Db, StoreError};
 
 pub use password::{ChangeWithCurrent, ResetAttempt, ResetProof, RESET_REQUEST_FLOOR};
-pub use sessions::{Session, SessionGrant, SignOutScope};
+pub use sessions::{Session, SessionGrant, SessionView, SignOutScope};
 pub use sign_in::{CodeAttempt, LoginAttempt, NewAccount};
 
 /// Every way a sign-in step can fail. The message is what the user reads; causes stay in the
@@ -34,6 +34,9 @@ pub enum AuthError {
     InvalidResetCode,
     #[error("Invalid or expired session")]
     InvalidSession,
+    /// A session id that names none of the signed-in user's sessions.
+    #[error("Session not found")]
+    UnknownSession,
     /// The signed-in user's current password was wrong.
     #[error("Current password is incorrect")]
     WrongCurrentPassword,

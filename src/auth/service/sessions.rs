@@ -8,6 +8,7 @@ use rand::Rng;
 use super::{allowed, AuthError, AuthService};
 use crate::auth::{RefreshToken, SessionToken};
 use crate::store::refresh_tokens::{self, RefreshRecord};
+use crate::store::sessions::{OpenedBy, SessionRow};
 use crate::store::users::{self, UserRecord};
 use crate::store::{self, sessions};
 
@@ -49,6 +50,17 @@ pub struct Profile {
     pub last_sign_in_from: Option<String>,
 }
 
+/// The most sessions a list shows (a user with more sees the most recently used).
+const MAX_LISTED_SESSIONS: u64 = 100;
+
+/// One live session in its owner's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    pub row: SessionRow,
+    /// The session the list was asked from.
+    pub current: bool,
+}
+
 /// Which sessions a sign-out ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignOutScope {
@@ -58,7 +70,11 @@ pub enum SignOutScope {
 
 impl AuthService {
     /// A session row for the user, its first refresh token, and an access token naming it.
-    pub(super) async fn open_session(&self, user: &UserRecord) -> Result<SessionGrant, AuthError> {
+    pub(super) async fn open_session(
+        &self,
+        user: &UserRecord,
+        opened_by: &OpenedBy<'_>,
+    ) -> Result<SessionGrant, AuthError> {
         if rand::random_range(0..PRUNE_ONE_IN) == 0 {
             sessions::prune(&self.db, PRUNE_BATCH).await?;
             let idle = chrono::Duration::from_std(self.tokens.policy().refresh.idle)
@@ -71,7 +87,7 @@ impl AuthService {
         let ends = now + policy.max_age;
         let subject = self.subject(user.id, user.public_id.as_deref()).await?;
         let refresh = RefreshToken::generate();
-        sessions::open(&self.db, &id, user.id, ends, &refresh.digest()).await?;
+        sessions::open(&self.db, &id, user.id, ends, &refresh.digest(), opened_by).await?;
         Ok(SessionGrant {
             access: self
                 .tokens
@@ -198,6 +214,42 @@ impl AuthService {
                 last_sign_in_from: live.last_sign_in_from,
             },
         })
+    }
+
+    /// The live sessions of the signed-in user, the most recently seen first, this one
+    /// marked.
+    pub async fn list_sessions(&self, session: &Session) -> Result<Vec<SessionView>, AuthError> {
+        let rows = sessions::live_for_user(&self.db, session.user_id, MAX_LISTED_SESSIONS).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionView {
+                current: row.id == session.id,
+                row,
+            })
+            .collect())
+    }
+
+    /// Ends one live session of the signed-in user, named by its id; someone else's session
+    /// or an id that names none answers as unknown.
+    pub async fn end_session(
+        &self,
+        client: &str,
+        session: &Session,
+        id: &str,
+    ) -> Result<(), AuthError> {
+        let well_formed =
+            id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !well_formed || !sessions::revoke(&self.db, session.user_id, id).await? {
+            return Err(AuthError::UnknownSession);
+        }
+        tracing::info!(
+            event = "signed_out",
+            client,
+            user_id = session.user_id,
+            scope = if id == session.id { "current" } else { "one" },
+            "signed out"
+        );
+        Ok(())
     }
 
     /// Ends this session, or every session of its user. Answers how many ended.

@@ -3,10 +3,11 @@
 use super::SessionGrant;
 use super::{allowed, disabled, limited_event, AuthError, AuthService, PasswordFor};
 use crate::auth::limits::CheckedBy;
-use crate::auth::ResetToken;
+use crate::auth::{device, ResetToken};
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
 use crate::mail::{CodeMessage, Notice};
 use crate::store::codes::{Binding, LiveCode};
+use crate::store::sessions::OpenedBy;
 use crate::store::users::{self, UserRecord};
 use crate::store::{self, codes};
 
@@ -237,10 +238,12 @@ impl AuthService {
         Ok(stored)
     }
 
-    /// Spends the code, if it is the user's live one, and opens a session.
+    /// Spends the code, if it is the user's live one, and opens a session, recorded with the
+    /// client's address and a short description of its `User-Agent` for the owner's list.
     pub async fn verify(
         &self,
         client: &str,
+        user_agent: Option<&str>,
         attempt: &CodeAttempt,
     ) -> Result<SessionGrant, AuthError> {
         let CodeAttempt {
@@ -290,7 +293,12 @@ impl AuthService {
             Spend::SigningIn,
         )
         .await?;
-        let session = self.open_session(&user).await?;
+        let device = user_agent.and_then(device::describe);
+        let opened_by = OpenedBy {
+            client_address: client,
+            user_agent: device.as_deref(),
+        };
+        let session = self.open_session(&user, &opened_by).await?;
         tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
         Ok(session)
     }
