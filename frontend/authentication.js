@@ -21,6 +21,8 @@
     login: (username, password) => call("POST", "/login", { username, password }),
     verify: (username, code, challenge) => call("POST", "/verify", { username, code, ...withChallenge(challenge) }),
     getCurrentUser: (token) => call("GET", "/me", undefined, token),
+    listSessions: (token) => call("GET", "/sessions", undefined, token),
+    endSession: (token, id) => call("DELETE", "/sessions/" + encodeURIComponent(id), undefined, token),
     refresh: (refreshToken) => call("POST", "/refresh", { refresh_token: refreshToken }),
     logout: (token, scope) => call("POST", "/logout", scope ? { scope } : undefined, token),
     requestPasswordReset: (username) => call("POST", "/request-password-reset", { username }),
@@ -542,6 +544,7 @@
       if (result.status === 200) {
         changeForm.reset();
         showStatus(changeRegion, "success", "Password changed. Your other devices have been signed out.");
+        loadSessions();
         return;
       }
       if (result.status === 401 && result.data.message !== "Current password is incorrect") session.end();
@@ -551,6 +554,55 @@
       report(result, "changePassword", changeForm, changeRegion, field);
     });
 
+    // Where the account is signed in: each session with its device, address and times, and a
+    // button to end any other one.
+    const sessionsRegion = $("#sessions-status");
+    const sessionList = $("#session-list");
+    const dateWords = (text) => new Date(text).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    async function loadSessions() {
+      const listed = await api.listSessions(await session.current());
+      if (listed.status !== 200) {
+        const failure = describeFailure(listed, "listSessions");
+        return showStatus(sessionsRegion, "error", failure.text, failure.link);
+      }
+      sessionList.replaceChildren(...listed.data.sessions.map(sessionItem));
+    }
+    function sessionItem(entry) {
+      const item = document.createElement("li");
+      item.className = "session";
+      const device = document.createElement("p");
+      device.className = "session-device";
+      device.textContent = (entry.user_agent || "Unknown browser or app") + (entry.current ? " · this device" : "");
+      const details = document.createElement("p");
+      details.className = "hint";
+      details.textContent = (entry.client_address ? "From " + entry.client_address + " · " : "") +
+        "signed in " + dateWords(entry.created_at) + " · last active " + dateWords(entry.last_seen_at);
+      item.append(device, details);
+      if (!entry.current) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "button-secondary";
+        button.textContent = "Sign out this session";
+        button.setAttribute("aria-label", "Sign out the session of " + device.textContent + ", " + details.textContent);
+        button.addEventListener("click", () => endOne(entry, item, button));
+        item.append(button);
+      }
+      return item;
+    }
+    async function endOne(entry, item, button) {
+      button.disabled = true;
+      showStatus(sessionsRegion, "info", "Signing that session out…");
+      const ended = await api.endSession(await session.current(), entry.id);
+      if (ended.status === 200 || ended.status === 404) {
+        item.remove();
+        const words = ended.status === 200 ? "That session is signed out." : "That session had already ended.";
+        return showStatus(sessionsRegion, "success", words);
+      }
+      button.disabled = false;
+      const failure = describeFailure(ended, "endSession");
+      showStatus(sessionsRegion, "error", failure.text, failure.link);
+    }
+
     showStatus(region, "info", "Checking your session…");
     const result = await api.getCurrentUser(await session.current());
     if (result.status === 200) {
@@ -558,6 +610,7 @@
       showEmail($("#account-username"), result.data.username);
       $("#account-avatar").textContent = result.data.username.charAt(0);
       showLastSignIn($("#last-sign-in"), result.data);
+      loadSessions();
       session.keepFresh(() => window.location.assign("login.html?session-ended"));
       $("#signed-in").hidden = false;
       $("#sign-out-everywhere").hidden = false;

@@ -13,6 +13,7 @@ mod login;
 mod logs;
 mod me;
 mod metrics;
+mod my_sessions;
 mod preflight;
 mod refresh;
 mod register;

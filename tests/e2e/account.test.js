@@ -20,6 +20,27 @@ async function changePassword(page, current, password) {
   await page.getByRole("button", { name: "Change password" }).click();
 }
 
+test("the account lists where it is signed in, and signing out another session ends it at once", T, async () => {
+  const email = s.newEmail("sessions");
+  const page = await suite.browser.newPage();
+  await s.signIn(page, suite.api, email);
+  const elsewhere = await s.sessionElsewhere(suite.api, email);
+  await page.reload();
+  await s.expectText(page, "#session-list", "this device");
+  await s.expectText(page, "#session-list", "From 127.0.0.1");
+  const others = page.getByRole("button", { name: /^Sign out the session of/ });
+  await others.first().waitFor();
+  assert.equal(await others.count(), 1, "only the other session can be signed out from the list");
+  assert.equal(await page.locator("#session-list li").count(), 2);
+  await screenshot(page, "account-sessions");
+
+  await others.first().click();
+  await s.expectText(page, "#sessions-status", "That session is signed out.");
+  assert.equal(await page.locator("#session-list li").count(), 1);
+  assert.equal(await s.meStatus(suite.api, elsewhere), 401, "the other session ended at once");
+  assert.equal(await s.meStatus(suite.api, await token(page)), 200, "this one goes on");
+});
+
 test("changing the password: the old one is then refused at sign-in, the new one works", T, async () => {
   const email = s.newEmail("change");
   const page = await suite.browser.newPage();

@@ -1,12 +1,12 @@
 """The rest of an account's life through the generated SDK: password reset by emailed code,
-password change, and sign-out on the server."""
+password change, sign-out on the server, and the list of the account's sessions."""
 
 from http import HTTPStatus
 
 from otp_login_client import AuthenticatedClient
 from otp_login_client.api.account import change_password, request_password_reset, reset_password
 from otp_login_client.api.auth import login, register, verify
-from otp_login_client.api.session import get_current_user, logout
+from otp_login_client.api.session import end_session, get_current_user, list_sessions, logout
 from otp_login_client.models import (
     CodeSent,
     CodeSubmission,
@@ -159,3 +159,25 @@ def test_logout_ends_this_session_and_scope_all_every_session(client, base_url, 
     assert everywhere.parsed.message == "Signed out everywhere"
     assert me_status(base_url, second) == HTTPStatus.UNAUTHORIZED
     assert me_status(base_url, third) == HTTPStatus.UNAUTHORIZED
+
+
+def test_the_session_list_marks_this_one_and_ending_another_refuses_it(client, base_url, email, server_log):
+    register_user(client, email)
+    phone = sign_in(client, server_log, email)
+    laptop = sign_in(client, server_log, email)
+    with AuthenticatedClient(base_url=base_url, token=laptop, raise_on_unexpected_status=True) as authed:
+        listed = list_sessions.sync_detailed(client=authed)
+        assert listed.status_code == HTTPStatus.OK, listed.content
+        sessions = listed.parsed.sessions
+        assert len(sessions) == 2
+        (this,) = [s for s in sessions if s.current]
+        (other,) = [s for s in sessions if not s.current]
+        assert this.client_address == "127.0.0.1" and this.created_at <= this.last_seen_at
+        ended = end_session.sync_detailed(client=authed, id=other.id)
+        assert ended.status_code == HTTPStatus.OK, ended.content
+        assert ended.parsed.message == "Signed out"
+        again = end_session.sync_detailed(client=authed, id=other.id)
+        assert again.status_code == HTTPStatus.NOT_FOUND
+        assert again.parsed.message == "Session not found"
+    assert me_status(base_url, phone) == HTTPStatus.UNAUTHORIZED
+    assert me_status(base_url, laptop) == HTTPStatus.OK

@@ -149,10 +149,10 @@ describe("breakingChanges", () => {
   it("lets additions through: new optional request field, new response field, new status, new path", () => {
     const found = diffAfter((s) => {
       s.components.schemas.Credentials.properties.remember_me = { type: "boolean" };
-      s.components.schemas.CurrentUser.properties.created_at = { type: "string", format: "date-time" };
-      s.components.schemas.CurrentUser.required.push("created_at");
+      s.components.schemas.CurrentUser.properties.locale = { type: "string" };
+      s.components.schemas.CurrentUser.required.push("locale");
       s.paths["/register"].post.responses["422"] = s.paths["/register"].post.responses["409"];
-      s.paths["/sessions"] = { get: { operationId: "listSessions", responses: { 200: { description: "Sessions" } } } };
+      s.paths["/me/activity"] = { get: { operationId: "listActivity", responses: { 200: { description: "Activity" } } } };
     });
     assert.deepEqual(found, []);
   });

@@ -79,6 +79,37 @@ describe("the TypeScript SDK", () => {
     assert.equal(after.response.status, 401);
   });
 
+  it("lists the account's sessions, marks this one, and ends another at once", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const signIn = async (seen: number) => {
+      const sent = await api.POST("/login", { body: { username: email, password } });
+      const code = await codeAfter(email, seen);
+      const verified = await api.POST("/verify", { body: { username: email, code, challenge: sent.data?.challenge } });
+      assert.ok(verified.data, "a 200 answer has a body");
+      return verified.data.token;
+    };
+    const phone = await signIn(0);
+    const laptop = await signIn(1);
+    const auth = { headers: { Authorization: `Bearer ${laptop}` } };
+
+    const listed = await api.GET("/sessions", auth);
+    assert.equal(listed.response.status, 200, JSON.stringify(listed.error));
+    const sessions = listed.data?.sessions ?? [];
+    assert.equal(sessions.length, 2);
+    const other = sessions.find((s) => !s.current);
+    assert.ok(other && sessions.some((s) => s.current && s.client_address === "127.0.0.1"));
+
+    const ended = await api.DELETE("/sessions/{id}", { ...auth, params: { path: { id: other.id } } });
+    assert.equal(ended.response.status, 200);
+    assert.deepEqual(ended.data, { success: true, message: "Signed out" });
+    const again = await api.DELETE("/sessions/{id}", { ...auth, params: { path: { id: other.id } } });
+    assert.equal(again.response.status, 404);
+    assert.deepEqual(again.error, { success: false, message: "Session not found" });
+    const phoneMe = await api.GET("/me", { headers: { Authorization: `Bearer ${phone}` } });
+    assert.equal(phoneMe.response.status, 401);
+  });
+
   it("answers 409 to a second registration of the same username", async () => {
     const email = uniqueEmail("ts");
     await register(email);
