@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
+mod columns;
 mod m20250101_000001_create_users;
 mod m20250101_000002_adopt_legacy_users;
 mod m20250101_000003_create_one_time_codes;

@@ -10,6 +10,8 @@
 //! Rows written before this migration have none of them and stay usable for their few minutes.
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{add_missing, drop_present};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -22,37 +24,20 @@ const COLUMNS: [(Codes, &str, u32); 3] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (column, name, len) in COLUMNS {
-            if manager.has_column("one_time_codes", name).await? {
-                continue;
-            }
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Codes::Table)
-                        .add_column(ColumnDef::new(column).string_len(len).null())
-                        .to_owned(),
+        let columns = COLUMNS
+            .map(|(column, name, len)| {
+                (
+                    name,
+                    ColumnDef::new(column).string_len(len).null().to_owned(),
                 )
-                .await?;
-        }
-        Ok(())
+            })
+            .into();
+        add_missing(manager, Codes::Table, columns).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (column, name, _) in COLUMNS {
-            if !manager.has_column("one_time_codes", name).await? {
-                continue;
-            }
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Codes::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        let columns = COLUMNS.map(|(column, name, _)| (column, name)).into();
+        drop_present(manager, Codes::Table, columns).await
     }
 }
 

@@ -4,46 +4,25 @@
 //! `otp-login users disable`: such an account cannot sign in, and its tokens are refused).
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{add_missing, drop_present};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column a statement: SQLite alters one at a time. A database made from
-        // database/create_database.sql has them already.
-        for (name, column) in columns() {
-            if !manager.has_column("users", name).await? {
-                manager
-                    .alter_table(
-                        Table::alter()
-                            .table(Users::Table)
-                            .add_column(column)
-                            .to_owned(),
-                    )
-                    .await?;
-            }
-        }
-        Ok(())
+        add_missing(manager, Users::Table, columns().into()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [
-            Users::EmailVerifiedAt,
-            Users::LastSignInAt,
-            Users::LastSignInFrom,
-            Users::DisabledAt,
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Users::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        let columns = vec![
+            (Users::EmailVerifiedAt, "email_verified_at"),
+            (Users::LastSignInAt, "last_sign_in_at"),
+            (Users::LastSignInFrom, "last_sign_in_from"),
+            (Users::DisabledAt, "disabled_at"),
+        ];
+        drop_present(manager, Users::Table, columns).await
     }
 }
 
@@ -80,7 +59,7 @@ fn columns() -> [(&'static str, ColumnDef); 4] {
     ]
 }
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Users {
     Table,
     EmailVerifiedAt,

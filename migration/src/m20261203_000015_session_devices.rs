@@ -3,41 +3,23 @@
 //! program). Sessions opened before it have neither.
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{add_missing, drop_present};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column a statement: SQLite alters one at a time. A database made from
-        // database/create_database.sql has them already.
-        for (name, column) in columns() {
-            if !manager.has_column("sessions", name).await? {
-                manager
-                    .alter_table(
-                        Table::alter()
-                            .table(Sessions::Table)
-                            .add_column(column)
-                            .to_owned(),
-                    )
-                    .await?;
-            }
-        }
-        Ok(())
+        add_missing(manager, Sessions::Table, columns().into()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [Sessions::ClientAddress, Sessions::UserAgent] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Sessions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        let columns = vec![
+            (Sessions::ClientAddress, "client_address"),
+            (Sessions::UserAgent, "user_agent"),
+        ];
+        drop_present(manager, Sessions::Table, columns).await
     }
 }
 
@@ -60,7 +42,7 @@ fn columns() -> [(&'static str, ColumnDef); 2] {
     ]
 }
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Sessions {
     Table,
     ClientAddress,
