@@ -1,15 +1,16 @@
 //! `POST /request-password-reset`, `POST /reset-password`, `POST /change-password`: the way
-//! back from a forgotten password, and a new one while signed in.
+//! back from a forgotten password, and a new one while signed in; `POST /delete-account`: the
+//! way out.
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::errors::{answer, answers_failures, parse_failure};
+use super::objects::{AccountDeletion, CodeSent, RateLimitedMessage};
 use super::objects::{ApiMessage, PasswordChange, PasswordReset, PasswordResetRequest};
-use super::objects::{CodeSent, RateLimitedMessage};
 use super::session::{bearer_failure, BearerToken};
 use super::spec::ApiTags;
-use crate::auth::{AuthService, ChangeWithCurrent, Email, ResetAttempt};
+use crate::auth::{AuthService, ChangeWithCurrent, Email, LoginPassword, ResetAttempt};
 use crate::server::client::ClientAddress;
 
 pub struct AccountApi;
@@ -17,6 +18,7 @@ pub struct AccountApi;
 const RESET_REQUEST: &str = "a string field \"username\"";
 const RESET: &str = "string fields \"username\" and \"new_password\", and \"code\" or \"token\"";
 const CHANGE: &str = "string fields \"current_password\" and \"new_password\"";
+const DELETE: &str = "a string field \"current_password\"";
 
 #[OpenApi(tag = "ApiTags::Account")]
 impl AccountApi {
@@ -100,6 +102,36 @@ impl AccountApi {
             auth.change_password(&client.0, &session, &change).await?;
             Ok(ChangeResponse::Ok(Json(ApiMessage::success(
                 "Password changed",
+            ))))
+        })
+        .await
+    }
+
+    /// Delete my account
+    ///
+    /// Needs the bearer token and the current password. The account and everything kept about
+    /// it (its sessions and their tokens, pending codes, wrong-password records, the rate-limit
+    /// state of its address) are deleted at once, in one transaction, and a notice is mailed to
+    /// the address. Every token of the account is refused from then on. The address can
+    /// register again. This cannot be undone.
+    #[oai(
+        path = "/delete-account",
+        method = "post",
+        operation_id = "deleteAccount"
+    )]
+    async fn delete_account(
+        &self,
+        auth: Data<&AuthService>,
+        client: ClientAddress,
+        token: BearerToken,
+        body: Json<AccountDeletion>,
+    ) -> DeleteAccountResponse {
+        answer(async {
+            let session = auth.session(&token.0.token).await?;
+            let current = LoginPassword::try_from(body.0)?;
+            auth.delete_account(&client.0, &session, &current).await?;
+            Ok(DeleteAccountResponse::Ok(Json(ApiMessage::success(
+                "Account deleted",
             ))))
         })
         .await
@@ -237,5 +269,51 @@ fn change_bad_request(err: poem::Error) -> ChangeResponse {
     match bearer_failure(&err) {
         Some(refusal) => ChangeResponse::Unauthorized(refusal),
         None => ChangeResponse::BadRequest(parse_failure(&err, CHANGE)),
+    }
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "delete_bad_request")]
+pub enum DeleteAccountResponse {
+    /// The account and everything kept about it are gone. Message: `Account deleted`.
+    #[oai(status = 200)]
+    Ok(Json<ApiMessage>),
+    /// `current_password` is missing or malformed.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// The body is over 16 KiB; it was refused before the operation read it.
+    /// Message: `Request body too large`.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the body-limit middleware; listed so the spec states it
+    PayloadTooLarge(Json<ApiMessage>),
+    /// The token is missing, invalid, expired or signed out (`Invalid or expired session`),
+    /// or the current password is wrong (`Current password is incorrect`); nothing was deleted.
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Too many requests from this address, or too many wrong passwords: wait `retry_after`
+    /// seconds (also sent as the `Retry-After` header).
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on the server; nothing was deleted.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached, or too many requests are waiting for a password
+    /// check; nothing was deleted. Try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+answers_failures!(DeleteAccountResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+    bad_request: BadRequest,
+    too_many: TooManyRequests,
+});
+
+fn delete_bad_request(err: poem::Error) -> DeleteAccountResponse {
+    match bearer_failure(&err) {
+        Some(refusal) => DeleteAccountResponse::Unauthorized(refusal),
+        None => DeleteAccountResponse::BadRequest(parse_failure(&err, DELETE)),
     }
 }

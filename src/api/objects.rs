@@ -94,6 +94,13 @@ pub struct PasswordChange {
     pub new_password: NewPasswordText,
 }
 
+/// The signed-in user's current password, to delete the account. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct AccountDeletion {
+    pub current_password: SignInPasswordText,
+}
+
 /// Which sessions to end: `current` (this token's, the default) or `all` of the user's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -424,6 +431,14 @@ impl Example for SessionEntry {
             client_address: Some("198.51.100.7".to_owned()),
             user_agent: Some("Firefox 120 on Linux".to_owned()),
             current: true,
+        }
+    }
+}
+
+impl Example for AccountDeletion {
+    fn example() -> Self {
+        Self {
+            current_password: SignInPasswordText("newpass123".to_owned()),
         }
     }
 }

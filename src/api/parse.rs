@@ -6,7 +6,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 
 use super::errors::rejected;
-use super::objects::{ApiMessage, CodeSubmission, Credentials, PasswordChange, PasswordReset};
+use super::objects::PasswordReset;
+use super::objects::{AccountDeletion, ApiMessage, CodeSubmission, Credentials, PasswordChange};
 use super::objects::{PasswordResetRequest, RefreshRequest, Registration, SignOut, SignOutScope};
 use crate::auth::{self, Challenge, ChangeWithCurrent, CodeAttempt, Email, LoginAttempt};
 use crate::auth::{LoginPassword, NewAccount, NewPassword, OneTimeCode, ResetAttempt};
@@ -105,6 +106,14 @@ impl TryFrom<PasswordReset> for ResetAttempt {
             proof,
             new_password: field(NewPassword::parse(body.new_password.0))?,
         })
+    }
+}
+
+impl TryFrom<AccountDeletion> for LoginPassword {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: AccountDeletion) -> Result<Self, Self::Error> {
+        field(LoginPassword::parse(body.current_password.0))
     }
 }
 

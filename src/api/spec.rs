@@ -33,7 +33,7 @@ pub(super) enum ApiTags {
     Auth,
     /// The signed-in session: who it is, the account's sessions, and signing out.
     Session,
-    /// The password: reset by emailed code, or change while signed in.
+    /// The password (reset by emailed code, or change while signed in) and deleting the account.
     Account,
     /// The keys access tokens are signed with, for verifiers elsewhere.
     Keys,
@@ -57,7 +57,8 @@ each was opened) and `DELETE /sessions/{id}` ends one of them.\n\n\
 same whether the account exists or not); `POST /reset-password` sets a new password with it and \
 ends every session. A sign-in code never resets a password and a reset code never signs in. \
 `POST /change-password` (bearer) sets a new one after checking the current one and ends every \
-other session.\n\n\
+other session. `POST /delete-account` (bearer, with the current password) deletes the account \
+and everything kept about it.\n\n\
 **Answers.** Every answer, errors included, is JSON with `success` (a boolean) and `message` \
 (words for people): the `ApiMessage` schema, which `/verify` and `/me` extend on success. \
 Each operation lists every status it can return. Any request can also get 404 (unknown path), \
@@ -162,6 +163,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("POST", "/request-password-reset", "requestPasswordReset"),
     ("POST", "/reset-password", "resetPassword"),
     ("POST", "/change-password", "changePassword"),
+    ("POST", "/delete-account", "deleteAccount"),
     ("GET", "/.well-known/jwks.json", "jwks"),
     (
         "GET",

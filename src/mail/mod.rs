@@ -128,6 +128,24 @@ pub struct Notice {
 }
 
 impl Notice {
+    /// The account was deleted at its owner's request, `at` from `client`.
+    pub fn account_deleted(to: Email, at: chrono::DateTime<chrono::Utc>, client: &str) -> Self {
+        let when = at.format("%-d %B %Y at %H:%M UTC");
+        Self {
+            to,
+            subject: "Your account was deleted",
+            text: format!(
+                "Your otp-login account for this address was deleted on {when}, at the request \
+                 of someone signed in from {client} who gave its password. Everything the \
+                 service kept about the account is gone: its password, its sessions and its \
+                 history.\n\n\
+                 You can register again with this address at any time.\n\n\
+                 If it was not you, someone else knew your password: register again with a new \
+                 password, and change it wherever else you used the old one.\n"
+            ),
+        }
+    }
+
     /// Sign-in by code was locked after `failures` wrong codes in a row.
     pub fn code_sign_in_locked(to: Email, failures: u32) -> Self {
         Self {

@@ -2,6 +2,7 @@
 //! flows share. Each flow has a file of its own: `sign_in` (register, log in, verify the code),
 //! `sessions` (the session behind a token, sign-out) and `password` (reset by mailed code,
 //! change while signed in). Works on parsed domain values; knows nothing of HTTP or SQL.
+mod account;
 mod password;
 mod sessions;
 mod sign_in;

@@ -1,0 +1,59 @@
+//! The owner's own account: deleting it, with everything keyed to it.
+use super::{allowed, AuthError, AuthService, PasswordFor, Session};
+use crate::auth::{Email, LoginPassword};
+use crate::mail::Notice;
+use crate::store::{self, accounts, users};
+
+impl AuthService {
+    /// Deletes the signed-in user's account after checking its current password (a wrong one
+    /// counts toward the same back-off as at sign-in): the user row and everything keyed to it
+    /// (codes, sessions and their refresh tokens, wrong-password records, the rate-limit rows
+    /// keyed by the address) go in one transaction, then a goodbye notice goes to the address,
+    /// before the answer. The address can register again.
+    pub async fn delete_account(
+        &self,
+        client: &str,
+        session: &Session,
+        current: &LoginPassword,
+    ) -> Result<(), AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        let claimed = users::find_claimed(&self.db, &session.username, client).await?;
+        if claimed.user.as_ref().map(|user| user.id) != Some(session.user_id) {
+            return Err(AuthError::InvalidSession);
+        }
+        let user = self
+            .check_password(
+                client,
+                &session.username,
+                claimed,
+                current,
+                PasswordFor::Change,
+            )
+            .await?;
+        // Someone else (the operator, a second tab) may have deleted it since the check.
+        if !accounts::erase(&self.db, user.id, &user.username).await? {
+            return Err(AuthError::InvalidSession);
+        }
+        tracing::warn!(
+            event = "account_deleted",
+            by = "owner",
+            client,
+            user_id = user.id,
+            "account deleted by its owner"
+        );
+        // The account is gone either way; a lost goodbye is logged for the alarm.
+        let Ok(to) = Email::parse(&user.username) else {
+            return Ok(());
+        };
+        let notice = Notice::account_deleted(to, store::now(), client);
+        if let Err(err) = self.mailer.send_notice(&notice).await {
+            tracing::error!(
+                event = "mail_failed",
+                error = %err,
+                user_id = user.id,
+                "could not mail the goodbye notice"
+            );
+        }
+        Ok(())
+    }
+}
