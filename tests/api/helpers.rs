@@ -504,3 +504,48 @@ impl Mailer for SlowMailer {
         self.delivered.send_decoy(message).await
     }
 }
+
+/// Every `table.column` of the app's MariaDB database holding the user's id (in a column
+/// that names a user) or text containing their address, with how many rows.
+pub async fn traces_of(app: &TestApp, user_id: i64, email: &str) -> Vec<String> {
+    let db = app.connect_db().await;
+    let backend = db.get_database_backend();
+    let columns = db
+        .query_all(Statement::from_string(
+            backend,
+            "SELECT TABLE_NAME AS t, COLUMN_NAME AS c, DATA_TYPE AS d \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
+        ))
+        .await
+        .unwrap();
+    let mut found = vec![];
+    for column in columns {
+        let table: String = column.try_get("", "t").unwrap();
+        let name: String = column.try_get("", "c").unwrap();
+        let kind: String = column.try_get("", "d").unwrap();
+        let condition = if name == "user_id" || (table == "users" && name == "id") {
+            format!("`{name}` = {user_id}")
+        } else if ["varchar", "text", "char"].contains(&kind.as_str()) {
+            format!("INSTR(`{name}`, ?) > 0")
+        } else {
+            continue;
+        };
+        let sql = format!("SELECT COUNT(*) AS n FROM `{table}` WHERE {condition}");
+        let values: Vec<sea_orm::Value> = if condition.contains('?') {
+            vec![email.into()]
+        } else {
+            vec![]
+        };
+        let n: i64 = db
+            .query_one(Statement::from_sql_and_values(backend, sql, values))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "n")
+            .unwrap();
+        if n > 0 {
+            found.push(format!("{table}.{name}: {n}"));
+        }
+    }
+    found
+}

@@ -3,6 +3,7 @@
 mod abuse;
 mod bad_input;
 mod cli;
+mod delete_account;
 mod docs;
 mod enumeration;
 mod flow;

@@ -351,6 +351,7 @@ async fn every_request_body_refuses_the_fields_it_does_not_name() {
         checked,
         [
             "/change-password",
+            "/delete-account",
             "/login",
             "/logout",
             "/refresh",
