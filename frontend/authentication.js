@@ -23,6 +23,8 @@
     getCurrentUser: (token) => call("GET", "/me", undefined, token),
     listSessions: (token) => call("GET", "/sessions", undefined, token),
     endSession: (token, id) => call("DELETE", "/sessions/" + encodeURIComponent(id), undefined, token),
+    deleteAccount: (token, currentPassword) =>
+      call("POST", "/delete-account", { current_password: currentPassword }, token),
     refresh: (refreshToken) => call("POST", "/refresh", { refresh_token: refreshToken }),
     logout: (token, scope) => call("POST", "/logout", scope ? { scope } : undefined, token),
     requestPasswordReset: (username) => call("POST", "/request-password-reset", { username }),
@@ -328,6 +330,9 @@
     }
     if (params.has("password-changed")) showStatus(loginRegion, "success", "Password changed. Sign in with your new password.");
     if (params.has("session-ended")) showStatus(loginRegion, "info", "Your session has ended. Sign in again to go on.");
+    if (params.has("account-deleted")) {
+      showStatus(loginRegion, "success", "Your account has been deleted. You can register again at any time.");
+    }
 
     const showStep = (step) => {
       $("#password-step").hidden = step !== "password";
@@ -552,6 +557,33 @@
       // it left empty, that is what a 400 is about.
       const field = result.status === 400 && !changeForm.current.value ? "current" : undefined;
       report(result, "changePassword", changeForm, changeRegion, field);
+    });
+
+    // Leaving: the password and a ticked box, then the account is gone and so is the session.
+    const deleteForm = $("#delete-form");
+    const deleteRegion = $("#delete-status");
+    onSubmit(deleteForm, deleteRegion, async () => {
+      if (!deleteForm.confirm.checked) {
+        showFieldError(deleteForm.confirm, "Tick this box to confirm that the account should be deleted.");
+        return deleteForm.confirm.focus();
+      }
+      if (!deleteForm.password.value) {
+        showFieldError(deleteForm.password, "Enter your password.");
+        return deleteForm.password.focus();
+      }
+      showStatus(deleteRegion, "info", "Deleting your account…");
+      const result = await api.deleteAccount(await session.current(), deleteForm.password.value);
+      if (result.status === 200) {
+        session.end();
+        return window.location.assign("login.html?account-deleted");
+      }
+      if (result.status === 401 && result.data.message === "Current password is incorrect") {
+        showStatus(deleteRegion, "error", "");
+        showFieldError(deleteForm.password, "That is not your password.");
+        return deleteForm.password.focus();
+      }
+      if (result.status === 401) session.end();
+      report(result, "deleteAccount", deleteForm, deleteRegion);
     });
 
     // Where the account is signed in: each session with its device, address and times, and a

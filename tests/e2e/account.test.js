@@ -41,6 +41,38 @@ test("the account lists where it is signed in, and signing out another session e
   assert.equal(await s.meStatus(suite.api, await token(page)), 200, "this one goes on");
 });
 
+test("deleting the account takes a tick and the password, then it is gone and the address registers again", T, async () => {
+  const email = s.newEmail("leave");
+  const page = await suite.browser.newPage();
+  const saved = await s.signIn(page, suite.api, email);
+  const password = page.getByLabel("Your password", { exact: true });
+  const remove = page.getByRole("button", { name: "Delete my account" });
+
+  // Without the tick, nothing is sent.
+  await password.fill(s.PASSWORD);
+  await remove.click();
+  await s.expectText(page, "#delete-confirm-error", "Tick this box to confirm");
+  assert.equal(await s.meStatus(suite.api, saved), 200, "nothing deleted");
+
+  // A wrong password is said so at its field, and deletes nothing.
+  await page.getByLabel("I understand that my account will be deleted for good").check();
+  await password.fill("not my password at all");
+  await remove.click();
+  await s.expectText(page, "#delete-password-error", "That is not your password.");
+  assert.equal(await s.meStatus(suite.api, saved), 200, "nothing deleted");
+  await screenshot(page, "account-delete-wrong-password");
+
+  await password.fill(s.PASSWORD);
+  await remove.click();
+  await page.waitForURL("**/login.html?account-deleted");
+  await s.expectText(page, "#login-status", "Your account has been deleted. You can register again at any time.");
+  assert.equal(await s.meStatus(suite.api, saved), 401, "its token is refused");
+  assert.deepEqual(await stored(page), { token: null, refresh: null }, "nothing of the session is kept");
+
+  await s.register(page, suite.api.url, email);
+  await page.waitForURL("**/login.html?registered");
+});
+
 test("changing the password: the old one is then refused at sign-in, the new one works", T, async () => {
   const email = s.newEmail("change");
   const page = await suite.browser.newPage();

@@ -10,7 +10,7 @@ const JSON_TYPE = { "content-type": "application/json" };
 const post = (path, body, headers = JSON_TYPE) => ({ method: "POST", url: API + path, headers, body: JSON.stringify(body) });
 
 test("the spec has the operations the pages use", () => {
-  const used = ["register", "login", "verify", "getCurrentUser", "listSessions", "endSession", "refresh", "logout", "requestPasswordReset", "resetPassword", "changePassword"];
+  const used = ["register", "login", "verify", "getCurrentUser", "listSessions", "endSession", "refresh", "logout", "requestPasswordReset", "resetPassword", "changePassword", "deleteAccount"];
   for (const id of used) assert.ok(contract.operationIds.includes(id), id);
 });
 

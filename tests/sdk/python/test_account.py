@@ -4,10 +4,11 @@ password change, sign-out on the server, and the list of the account's sessions.
 from http import HTTPStatus
 
 from otp_login_client import AuthenticatedClient
-from otp_login_client.api.account import change_password, request_password_reset, reset_password
+from otp_login_client.api.account import change_password, delete_account, request_password_reset, reset_password
 from otp_login_client.api.auth import login, register, verify
 from otp_login_client.api.session import end_session, get_current_user, list_sessions, logout
 from otp_login_client.models import (
+    AccountDeletion,
     CodeSent,
     CodeSubmission,
     Credentials,
@@ -181,3 +182,17 @@ def test_the_session_list_marks_this_one_and_ending_another_refuses_it(client, b
         assert again.parsed.message == "Session not found"
     assert me_status(base_url, phone) == HTTPStatus.UNAUTHORIZED
     assert me_status(base_url, laptop) == HTTPStatus.OK
+
+
+def test_deleting_the_account_needs_the_password_and_frees_the_address(client, base_url, email, server_log):
+    register_user(client, email)
+    token = sign_in(client, server_log, email)
+    with AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True) as authed:
+        wrong = delete_account.sync_detailed(client=authed, body=AccountDeletion(current_password="not my password"))
+        assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+        assert wrong.parsed.message == "Current password is incorrect"
+        deleted = delete_account.sync_detailed(client=authed, body=AccountDeletion(current_password=PASSWORD))
+        assert deleted.status_code == HTTPStatus.OK, deleted.content
+        assert deleted.parsed.message == "Account deleted"
+    assert me_status(base_url, token) == HTTPStatus.UNAUTHORIZED
+    register_user(client, email)

@@ -93,6 +93,7 @@ describe("breakingChanges", () => {
       "POST /reset-password request body.new_password: minLength raised from 8 to 10",
       "POST /change-password request body.current_password: now restricted to format password",
       "POST /change-password request body.new_password: minLength raised from 8 to 10",
+      "POST /delete-account request body.current_password: now restricted to format password",
     ]);
   });
 

@@ -285,4 +285,22 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
     assert.equal(await meStatus(second), 401);
     assert.equal(await meStatus(third), 401);
   });
+
+  it("deletes the account with the current password, after which the address registers again", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    const token = await signIn(email);
+    const wrong = await api.POST("/delete-account", {
+      headers: bearer(token),
+      body: { current_password: "not my password" },
+    });
+    assert.equal(wrong.response.status, 401);
+    assert.deepEqual(wrong.error, { success: false, message: "Current password is incorrect" });
+    assert.equal(await meStatus(token), 200);
+    const deleted = await api.POST("/delete-account", { headers: bearer(token), body: { current_password: password } });
+    assert.equal(deleted.response.status, 200, JSON.stringify(deleted.error));
+    assert.deepEqual(deleted.data, { success: true, message: "Account deleted" });
+    assert.equal(await meStatus(token), 401);
+    await register(email);
+  });
 });
