@@ -1,8 +1,8 @@
 //! The owner's own account: deleting it, with everything keyed to it.
-use super::{allowed, AuthError, AuthService, PasswordFor, Session};
+use super::{AuthError, AuthService, Session};
 use crate::auth::{Email, LoginPassword};
 use crate::mail::Notice;
-use crate::store::{self, accounts, users};
+use crate::store::{self, accounts};
 
 impl AuthService {
     /// Deletes the signed-in user's account after checking its current password (a wrong one
@@ -16,19 +16,8 @@ impl AuthService {
         session: &Session,
         current: &LoginPassword,
     ) -> Result<(), AuthError> {
-        allowed(self.limiter.hit_from_address(client).await)?;
-        let claimed = users::find_claimed(&self.db, &session.username, client).await?;
-        if claimed.user.as_ref().map(|user| user.id) != Some(session.user_id) {
-            return Err(AuthError::InvalidSession);
-        }
         let user = self
-            .check_password(
-                client,
-                &session.username,
-                claimed,
-                current,
-                PasswordFor::Change,
-            )
+            .check_current_password(client, session, current)
             .await?;
         // Someone else (the operator, a second tab) may have deleted it since the check.
         if !accounts::erase(&self.db, user.id, &user.username).await? {

@@ -178,6 +178,29 @@ impl AuthService {
             .ok_or_else(|| purpose.refusal())
     }
 
+    /// The signed-in user, once their current password is checked: under the per-address
+    /// limit, and a wrong one counts toward the same back-off as at sign-in.
+    pub(super) async fn check_current_password(
+        &self,
+        client: &str,
+        session: &Session,
+        current: &LoginPassword,
+    ) -> Result<UserRecord, AuthError> {
+        allowed(self.limiter.hit_from_address(client).await)?;
+        let claimed = users::find_claimed(&self.db, &session.username, client).await?;
+        if claimed.user.as_ref().map(|user| user.id) != Some(session.user_id) {
+            return Err(AuthError::InvalidSession);
+        }
+        self.check_password(
+            client,
+            &session.username,
+            claimed,
+            current,
+            PasswordFor::Change,
+        )
+        .await
+    }
+
     /// Changes the signed-in user's password after checking the current one (a wrong one
     /// counts toward the same back-off as at sign-in). Every other session ends.
     pub async fn change_password(
@@ -190,19 +213,8 @@ impl AuthService {
             current,
             new_password,
         } = change;
-        allowed(self.limiter.hit_from_address(client).await)?;
-        let claimed = users::find_claimed(&self.db, &session.username, client).await?;
-        if claimed.user.as_ref().map(|user| user.id) != Some(session.user_id) {
-            return Err(AuthError::InvalidSession);
-        }
         let user = self
-            .check_password(
-                client,
-                &session.username,
-                claimed,
-                current,
-                PasswordFor::Change,
-            )
+            .check_current_password(client, session, current)
             .await?;
         let hash = self.passwords.hash(new_password).await?;
         // The hash took a while: the session may have ended, or the password been reset,
