@@ -30,9 +30,13 @@ CREATE TABLE IF NOT EXISTS users (
   last_sign_in_from VARCHAR(64) NULL DEFAULT NULL,
   -- Set by `otp-login users disable`: no sign-in, and every token refused, until enabled.
   disabled_at DATETIME NULL DEFAULT NULL,
+  -- For an account registered through /register: removed at this time unless a code proved
+  -- the address by then. None for rows written by hand, which never lapse.
+  lapses_at DATETIME NULL DEFAULT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY username (username),
-  UNIQUE KEY idx_users_public_id (public_id)
+  UNIQUE KEY idx_users_public_id (public_id),
+  KEY idx_users_lapses_at (lapses_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 -- The latest code of each user for each purpose (sign_in, password_reset), as an HMAC-SHA-256

@@ -21,6 +21,7 @@ mod m20261202_000012_refresh_tokens;
 mod m20261202_000013_sessions_revoked_index;
 mod m20261203_000014_account_state;
 mod m20261203_000015_session_devices;
+mod m20261203_000016_unproven_lapse;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_sessions_revoked_index::Migration),
             Box::new(m20261203_000014_account_state::Migration),
             Box::new(m20261203_000015_session_devices::Migration),
+            Box::new(m20261203_000016_unproven_lapse::Migration),
         ]
     }
 }

@@ -25,6 +25,9 @@ pub struct Model {
     pub last_sign_in_from: Option<String>,
     /// Set while the operator has the account disabled.
     pub disabled_at: Option<DateTimeUtc>,
+    /// An account registered through `/register` is removed at this time unless a code proved
+    /// its address by then; none for the rest, which never lapse.
+    pub lapses_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
