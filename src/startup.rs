@@ -91,7 +91,8 @@ pub async fn build_auth_service(
         mailer,
         RateLimiter::new(db, settings.limits.clone()),
     )
-    .with_reset_links(settings.pages_url.clone()))
+    .with_reset_links(settings.pages_url.clone())
+    .with_unproven_lapse(settings.unproven_lapse))
 }
 
 /// The operator's actions on accounts, over the configured database.

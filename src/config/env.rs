@@ -137,6 +137,10 @@ pub struct Environment {
     pub aws_region: Option<String>,
     /// Set by AWS Lambda itself: its presence means "serve Lambda events, not a TCP port".
     pub aws_lambda_runtime_api: Option<String>,
+    /// Days after which an account registered through `/register` is removed when no code has
+    /// proven its address (1 to 365, or 0 for never). Accounts that existed before the service
+    /// recorded it never lapse.
+    pub unproven_account_days: u32,
     /// Serve the figures (`/metrics`, Prometheus text format) on this separate `host:port`,
     /// e.g. `127.0.0.1:9464`. Unset: no metrics listener. Never the public port, never on
     /// Lambda (the figures go to CloudWatch as EMF lines there).
@@ -203,6 +207,7 @@ impl Default for Environment {
             ses_timeout_seconds: 5,
             aws_region: None,
             aws_lambda_runtime_api: None,
+            unproven_account_days: 7,
             metrics_addr: None,
             metrics_emf: None,
             metrics_namespace: "otp-login".into(),

@@ -37,6 +37,8 @@ pub struct Settings {
     /// Base URL of the pages, ending in `/`, for the link in reset mails; none on Lambda
     /// unless `PAGES_URL` is set.
     pub pages_url: Option<String>,
+    /// How long an account registered through `/register` may stay unproven; none, forever.
+    pub unproven_lapse: Option<Duration>,
     /// Where the figures go: EMF lines, a Prometheus listener, both or neither.
     pub metrics: MetricsSettings,
     /// Started by the Lambda runtime: serve its events instead of a TCP port.
@@ -149,6 +151,15 @@ impl Settings {
             ConfigError(format!("{name} {e}"))
         })?;
         let metrics = metrics(&env, on_lambda)?;
+        let unproven_lapse = match env.unproven_account_days {
+            0 => None,
+            days @ 1..=365 => Some(Duration::from_secs(u64::from(days) * 86_400)),
+            days => {
+                return Err(ConfigError(format!(
+                    "UNPROVEN_ACCOUNT_DAYS must be between 0 and 365, got {days}"
+                )))
+            }
+        };
         Ok(Self {
             database: database(&env, on_lambda)?,
             keys: keys(&env, on_lambda)?,
@@ -174,6 +185,7 @@ impl Settings {
                     .collect(),
             },
             metrics,
+            unproven_lapse,
             codes,
             on_lambda,
         })

@@ -319,3 +319,16 @@ fn metrics_go_to_emf_on_lambda_and_to_a_separate_listener_only_when_asked() {
     with_port.push(("METRICS_EMF", "false"));
     assert!(!settings(&with_port).unwrap().metrics.emf);
 }
+
+#[test]
+fn unproven_registrations_lapse_after_a_week_unless_told_otherwise() {
+    let week = Some(Duration::from_secs(7 * 86_400));
+    assert_eq!(settings(&[]).unwrap().unproven_lapse, week);
+    assert_eq!(
+        settings(&[("UNPROVEN_ACCOUNT_DAYS", "0")])
+            .unwrap()
+            .unproven_lapse,
+        None
+    );
+    assert!(error(&[("UNPROVEN_ACCOUNT_DAYS", "366")]).contains("UNPROVEN_ACCOUNT_DAYS"));
+}

@@ -1,13 +1,15 @@
 //! Accounts as their operator sees them: one account's whole state, a filtered page of them, and
-//! the actions `otp-login users` takes (disable, enable, unlock, erase). Each action is one
-//! transaction, so a failed one leaves the account as it was.
+//! the actions `otp-login users` takes (disable, enable, unlock, erase), and the clean-up of
+//! unproven registrations. Each action is one transaction, so a failed one leaves the account
+//! as it was.
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, TransactionTrait,
-    Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, Statement, TransactionTrait, Value,
 };
 
 use super::{now, StoreError};
+use crate::entity::users;
 
 /// One account with what its operator asks about it.
 #[derive(Debug, Clone, FromQueryResult)]
@@ -236,6 +238,44 @@ pub async fn unlock(
 /// tokens, its wrong-password records, and the rate-limit rows keyed by its address, in one
 /// transaction. Answers whether the account was there.
 pub async fn erase(db: &DatabaseConnection, id: i32, username: &str) -> Result<bool, StoreError> {
+    erase_if(db, id, username, None).await
+}
+
+/// Removes, in bounded batches, the accounts whose `lapses_at` has passed while no code proved
+/// their address, each erased as `erase` does. Answers how many went.
+pub async fn prune_unproven(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    batch: u64,
+) -> Result<u64, StoreError> {
+    let due = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .column(users::Column::Username)
+        .filter(users::Column::LapsesAt.lte(now))
+        .filter(users::Column::EmailVerifiedAt.is_null())
+        .limit(batch)
+        .into_tuple::<(i32, String)>()
+        .all(db)
+        .await?;
+    let mut removed = 0;
+    for (id, username) in due {
+        // Proven (or erased) since the read: the condition is checked again as it is deleted.
+        if erase_if(db, id, &username, Some(now)).await? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// `erase`, and with `lapsed_by` only while the account is still unproven and due by then:
+/// otherwise nothing changes.
+async fn erase_if(
+    db: &DatabaseConnection,
+    id: i32,
+    username: &str,
+    lapsed_by: Option<DateTime<Utc>>,
+) -> Result<bool, StoreError> {
     let txn = db.begin().await?;
     // Children first, so the erase does not lean on foreign keys being enforced.
     txn.execute(statement(
@@ -265,17 +305,22 @@ pub async fn erase(db: &DatabaseConnection, id: i32, username: &str) -> Result<b
         [username.into(), prefix_len.into(), prefix.into()],
     ))
     .await?;
-    let erased = txn
-        .execute(statement(
+    let user = match lapsed_by {
+        None => statement(&txn, "DELETE FROM users WHERE id = ?", [id.into()]),
+        Some(by) => statement(
             &txn,
-            "DELETE FROM users WHERE id = ?",
-            [id.into()],
-        ))
-        .await?
-        .rows_affected()
-        == 1;
+            "DELETE FROM users WHERE id = ? AND email_verified_at IS NULL AND lapses_at <= ?",
+            [id.into(), by.into()],
+        ),
+    };
+    let erased = txn.execute(user).await?.rows_affected() == 1;
+    if !erased {
+        // Nothing of an account that stays (or is gone already) is deleted.
+        txn.rollback().await?;
+        return Ok(false);
+    }
     txn.commit().await?;
-    Ok(erased)
+    Ok(true)
 }
 
 fn statement<C: ConnectionTrait>(

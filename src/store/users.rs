@@ -109,6 +109,7 @@ pub async fn insert(
     db: &DatabaseConnection,
     username: &str,
     password_hash: &str,
+    lapses_after: Option<chrono::Duration>,
 ) -> Result<i32, InsertUserError> {
     let now = Utc::now();
     let user = users::ActiveModel {
@@ -118,6 +119,7 @@ pub async fn insert(
         updated_at: Set(now),
         failed_codes: Set(0),
         public_id: Set(Some(new_public_id())),
+        lapses_at: Set(lapses_after.map(|after| now + after)),
         ..Default::default()
     };
     match users::Entity::insert(user).exec(db).await {

@@ -97,6 +97,8 @@ pub struct AuthService {
     limiter: RateLimiter,
     /// Where the pages are served, for the link in reset mails; none, no link.
     pages_url: Option<String>,
+    /// How long a new registration may stay unproven before it is removed; none, forever.
+    unproven_lapse: Option<chrono::Duration>,
 }
 
 impl AuthService {
@@ -118,7 +120,14 @@ impl AuthService {
             mailer,
             limiter,
             pages_url: None,
+            unproven_lapse: None,
         }
+    }
+
+    /// New registrations that no code proves within `lapse` are removed.
+    pub fn with_unproven_lapse(mut self, lapse: Option<std::time::Duration>) -> Self {
+        self.unproven_lapse = lapse.and_then(|lapse| chrono::Duration::from_std(lapse).ok());
+        self
     }
 
     /// Reset mails link to `reset.html` under `pages_url` (which ends in `/`).

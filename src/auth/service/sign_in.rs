@@ -9,7 +9,7 @@ use crate::mail::{CodeMessage, Notice};
 use crate::store::codes::{Binding, LiveCode};
 use crate::store::sessions::OpenedBy;
 use crate::store::users::{self, UserRecord};
-use crate::store::{self, codes};
+use crate::store::{self, accounts, codes};
 
 /// An account to create.
 #[derive(Debug)]
@@ -34,6 +34,10 @@ pub struct CodeAttempt {
     pub challenge: Option<Challenge>,
 }
 
+/// One registration in this many also removes a bounded batch of lapsed unproven ones.
+const PRUNE_ONE_IN: u32 = 20;
+const PRUNE_BATCH: u64 = 100;
+
 impl AuthService {
     pub async fn register(&self, client: &str, account: &NewAccount) -> Result<(), AuthError> {
         let NewAccount { username, password } = account;
@@ -47,7 +51,7 @@ impl AuthService {
             return Err(AuthError::UsernameTaken);
         }
         let hash = self.passwords.hash(password).await?;
-        match users::insert(&self.db, username.as_ref(), &hash).await {
+        match users::insert(&self.db, username.as_ref(), &hash, self.unproven_lapse).await {
             Ok(id) => {
                 tracing::info!(
                     event = "registered",
@@ -55,11 +59,30 @@ impl AuthService {
                     user_id = id,
                     "user registered"
                 );
+                // One registration in this many removes a bounded batch of registrations
+                // whose time ran out unproven, before the answer (nothing runs after it on
+                // Lambda).
+                if rand::random_range(0..PRUNE_ONE_IN) == 0 {
+                    self.prune_unproven().await?;
+                }
                 Ok(())
             }
             Err(users::InsertUserError::UsernameTaken) => Err(AuthError::UsernameTaken),
             Err(users::InsertUserError::Store(err)) => Err(err.into()),
         }
+    }
+
+    /// Removes a batch of registrations whose time ran out while no code proved their address.
+    pub async fn prune_unproven(&self) -> Result<u64, AuthError> {
+        let removed = accounts::prune_unproven(&self.db, store::now(), PRUNE_BATCH).await?;
+        if removed > 0 {
+            tracing::info!(
+                event = "unproven_lapsed",
+                removed,
+                "removed registrations no code proved in time"
+            );
+        }
+        Ok(removed)
     }
 
     /// Checks the password and mails a fresh code, which replaces any earlier one. Answers the
