@@ -9,6 +9,7 @@ mod enumeration;
 mod flow;
 mod health;
 mod helpers;
+mod lapse;
 mod limits;
 mod login;
 mod logs;
