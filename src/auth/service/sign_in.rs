@@ -42,6 +42,13 @@ impl AuthService {
     pub async fn register(&self, client: &str, account: &NewAccount) -> Result<(), AuthError> {
         let NewAccount { username, password } = account;
         allowed(self.limiter.hit_from_address(client).await)?;
+        // One registration in this many first removes a bounded batch of registrations whose
+        // time ran out unproven: inside the request (nothing runs after the answer on Lambda),
+        // and before anything of this one is written, so a failure leaves no account behind
+        // a refusal.
+        if rand::random_range(0..PRUNE_ONE_IN) == 0 {
+            self.prune_unproven().await?;
+        }
         // A cheap look first spares an argon2 hash for the common duplicate; the unique
         // constraint still decides races.
         if users::find_by_username(&self.db, username.as_ref())
@@ -59,12 +66,6 @@ impl AuthService {
                     user_id = id,
                     "user registered"
                 );
-                // One registration in this many removes a bounded batch of registrations
-                // whose time ran out unproven, before the answer (nothing runs after it on
-                // Lambda).
-                if rand::random_range(0..PRUNE_ONE_IN) == 0 {
-                    self.prune_unproven().await?;
-                }
                 Ok(())
             }
             Err(users::InsertUserError::UsernameTaken) => Err(AuthError::UsernameTaken),
