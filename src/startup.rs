@@ -92,7 +92,8 @@ pub async fn build_auth_service(
         RateLimiter::new(db, settings.limits.clone()),
     )
     .with_reset_links(settings.pages_url.clone())
-    .with_unproven_lapse(settings.unproven_lapse))
+    .with_unproven_lapse(settings.unproven_lapse)
+    .with_password_notices(settings.notice_password_changed))
 }
 
 /// The operator's actions on accounts, over the configured database.

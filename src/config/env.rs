@@ -137,6 +137,9 @@ pub struct Environment {
     pub aws_region: Option<String>,
     /// Set by AWS Lambda itself: its presence means "serve Lambda events, not a TCP port".
     pub aws_lambda_runtime_api: Option<String>,
+    /// Mail the owner when their password is changed or reset (when, from which address, and
+    /// what to do if it was not them).
+    pub notice_password_changed: bool,
     /// Days after which an account registered through `/register` is removed when no code has
     /// proven its address (1 to 365, or 0 for never). Accounts that existed before the service
     /// recorded it never lapse.
@@ -207,6 +210,7 @@ impl Default for Environment {
             ses_timeout_seconds: 5,
             aws_region: None,
             aws_lambda_runtime_api: None,
+            notice_password_changed: true,
             unproven_account_days: 7,
             metrics_addr: None,
             metrics_emf: None,

@@ -39,6 +39,8 @@ pub struct Settings {
     pub pages_url: Option<String>,
     /// How long an account registered through `/register` may stay unproven; none, forever.
     pub unproven_lapse: Option<Duration>,
+    /// Mail the owner a notice when their password is changed or reset.
+    pub notice_password_changed: bool,
     /// Where the figures go: EMF lines, a Prometheus listener, both or neither.
     pub metrics: MetricsSettings,
     /// Started by the Lambda runtime: serve its events instead of a TCP port.
@@ -186,6 +188,7 @@ impl Settings {
             },
             metrics,
             unproven_lapse,
+            notice_password_changed: env.notice_password_changed,
             codes,
             on_lambda,
         })

@@ -128,6 +128,47 @@ pub struct Notice {
 }
 
 impl Notice {
+    /// The password was changed while signed in (`reset` false) or reset by emailed code or
+    /// link (`reset` true), `at` from `client`. `reset_page` is where a new one is set.
+    pub fn password_changed(
+        to: Email,
+        reset: bool,
+        at: chrono::DateTime<chrono::Utc>,
+        client: &str,
+        reset_page: Option<&str>,
+    ) -> Self {
+        let when = at.format("%-d %B %Y at %H:%M UTC");
+        let how = if reset {
+            "reset with a code sent to this address"
+        } else {
+            "changed by someone signed in to it"
+        };
+        let whom = if reset {
+            "someone can read this mailbox: secure it first (its password, its sessions), then \
+             reset your password again"
+        } else {
+            "someone else knows your password: reset it now, and sign out everywhere"
+        };
+        let page = reset_page.map_or_else(
+            || "Use \"Forgot your password?\" on the sign-in page".to_owned(),
+            |page| format!("Reset it at {page}"),
+        );
+        Self {
+            to,
+            subject: if reset {
+                "Your password was reset"
+            } else {
+                "Your password was changed"
+            },
+            text: format!(
+                "The password of your otp-login account was {how} on {when}, from {client}. \
+                 Your other sessions were signed out.\n\n\
+                 If that was you, there is nothing to do.\n\n\
+                 If it was not you, {whom}. {page}; the reset code is sent to this address.\n"
+            ),
+        }
+    }
+
     /// The account was deleted at its owner's request, `at` from `client`.
     pub fn account_deleted(to: Email, at: chrono::DateTime<chrono::Utc>, client: &str) -> Self {
         let when = at.format("%-d %B %Y at %H:%M UTC");

@@ -99,6 +99,8 @@ pub struct AuthService {
     pages_url: Option<String>,
     /// How long a new registration may stay unproven before it is removed; none, forever.
     unproven_lapse: Option<chrono::Duration>,
+    /// Mail the owner when their password is changed or reset.
+    password_notices: bool,
 }
 
 impl AuthService {
@@ -121,7 +123,14 @@ impl AuthService {
             limiter,
             pages_url: None,
             unproven_lapse: None,
+            password_notices: false,
         }
+    }
+
+    /// Owners are mailed a notice when their password is changed or reset.
+    pub fn with_password_notices(mut self, on: bool) -> Self {
+        self.password_notices = on;
+        self
     }
 
     /// New registrations that no code proves within `lapse` are removed.

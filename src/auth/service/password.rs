@@ -7,9 +7,9 @@ use super::{
 };
 use crate::auth::ResetToken;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
-use crate::mail::CodeMessage;
-use crate::store::codes;
+use crate::mail::{CodeMessage, Notice};
 use crate::store::users::{self, PasswordChange, UserRecord};
+use crate::store::{self, codes};
 
 /// A password-reset request answers no sooner than this after it began, whether or not the
 /// account exists. Past it, the timing is still alike: an unknown account's request sends a
@@ -164,7 +164,32 @@ impl AuthService {
             },
             "password reset; every session ended"
         );
+        self.notify_password_changed(&user, true, client).await;
         Ok(())
+    }
+
+    /// Mails the owner that their password changed, when notices are on, before the answer.
+    /// A notice that cannot be mailed changes nothing; the log says so for the alarm.
+    async fn notify_password_changed(&self, user: &UserRecord, reset: bool, client: &str) {
+        if !self.password_notices {
+            return;
+        }
+        let Ok(to) = Email::parse(&user.username) else {
+            return;
+        };
+        let page = self
+            .pages_url
+            .as_ref()
+            .map(|url| format!("{url}reset.html"));
+        let notice = Notice::password_changed(to, reset, store::now(), client, page.as_deref());
+        if let Err(err) = self.mailer.send_notice(&notice).await {
+            tracing::error!(
+                event = "mail_failed",
+                error = %err,
+                user_id = user.id,
+                "could not mail the password notice"
+            );
+        }
     }
 
     /// The live reset code whose mail's link carries `token`, whatever tries its code had:
@@ -244,6 +269,7 @@ impl AuthService {
             user_id = user.id,
             "password changed; other sessions ended"
         );
+        self.notify_password_changed(&user, false, client).await;
         Ok(())
     }
 }
