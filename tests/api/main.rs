@@ -16,6 +16,7 @@ mod logs;
 mod me;
 mod metrics;
 mod my_sessions;
+mod notices;
 mod preflight;
 mod refresh;
 mod register;
