@@ -30,18 +30,10 @@ impl AuthService {
             user_id = user.id,
             "account deleted by its owner"
         );
-        // The account is gone either way; a lost goodbye is logged for the alarm.
-        let Ok(to) = Email::parse(&user.username) else {
-            return Ok(());
-        };
-        let notice = Notice::account_deleted(to, store::now(), client);
-        if let Err(err) = self.mailer.send_notice(&notice).await {
-            tracing::error!(
-                event = "mail_failed",
-                error = %err,
-                user_id = user.id,
-                "could not mail the goodbye notice"
-            );
+        // The account is gone either way, mailed goodbye or not.
+        if let Ok(to) = Email::parse(&user.username) {
+            let notice = Notice::account_deleted(to, store::now(), client);
+            self.notify(user.id, &notice, "goodbye notice").await;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use super::keys::KeySet;
 use super::limits::{Checked, Limited, RateLimiter};
 use super::password::{HashError, Verdict};
 use super::{CodeHasher, CodePolicy, LoginPassword, PasswordHasher, TokenKeys, TokenPolicy};
-use crate::mail::{MailError, Mailer};
+use crate::mail::{MailError, Mailer, Notice};
 use crate::store::users::{self, Claimed, UserRecord};
 use crate::store::{self, Db, StoreError};
 
@@ -143,6 +143,19 @@ impl AuthService {
     pub fn with_reset_links(mut self, pages_url: Option<String>) -> Self {
         self.pages_url = pages_url;
         self
+    }
+
+    /// Mails `notice` to the owner, before the answer. A notice that cannot be mailed changes
+    /// nothing: the flow stands, and the log says `mail_failed` for the alarm.
+    async fn notify(&self, user_id: i32, notice: &Notice, what: &str) {
+        if let Err(err) = self.mailer.send_notice(notice).await {
+            tracing::error!(
+                event = "mail_failed",
+                error = %err,
+                user_id,
+                "could not mail the {what}"
+            );
+        }
     }
 
     /// Closes the database pool once the requests in flight are done.

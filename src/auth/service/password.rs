@@ -169,7 +169,6 @@ impl AuthService {
     }
 
     /// Mails the owner that their password changed, when notices are on, before the answer.
-    /// A notice that cannot be mailed changes nothing; the log says so for the alarm.
     async fn notify_password_changed(&self, user: &UserRecord, reset: bool, client: &str) {
         if !self.password_notices {
             return;
@@ -182,14 +181,7 @@ impl AuthService {
             .as_ref()
             .map(|url| format!("{url}reset.html"));
         let notice = Notice::password_changed(to, reset, store::now(), client, page.as_deref());
-        if let Err(err) = self.mailer.send_notice(&notice).await {
-            tracing::error!(
-                event = "mail_failed",
-                error = %err,
-                user_id = user.id,
-                "could not mail the password notice"
-            );
-        }
+        self.notify(user.id, &notice, "password notice").await;
     }
 
     /// The live reset code whose mail's link carries `token`, whatever tries its code had:

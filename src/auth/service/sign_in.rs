@@ -343,19 +343,9 @@ impl AuthService {
         let purpose = CodePurpose::SignIn;
         codes::discard_all(&self.db, user.id, purpose.column()).await?;
         let to = Email::parse(&user.username).map_err(|_| purpose.refusal())?;
-        if let Err(err) = self
-            .mailer
-            .send_notice(&Notice::code_sign_in_locked(to, lock))
-            .await
-        {
-            // The lock holds either way; the owner learns of it at the next sign-in attempt.
-            tracing::error!(
-                event = "mail_failed",
-                error = %err,
-                user_id = user.id,
-                "could not mail the lock notice"
-            );
-        }
+        // The lock holds either way; the owner learns of it at the next sign-in attempt.
+        let notice = Notice::code_sign_in_locked(to, lock);
+        self.notify(user.id, &notice, "lock notice").await;
         Ok(())
     }
 }
