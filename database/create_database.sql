@@ -56,6 +56,8 @@ CREATE TABLE IF NOT EXISTS one_time_codes (
   issued_to VARCHAR(64) NULL DEFAULT NULL,
   -- SHA-256 of the secret in a reset mail's link.
   link_hash VARCHAR(64) NULL DEFAULT NULL,
+  -- The address a change-of-address code went to: the new username once the code comes back.
+  new_username VARCHAR(254) NULL DEFAULT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY user_purpose (user_id, purpose),
   CONSTRAINT fk_one_time_codes_owner FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
@@ -92,6 +94,23 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   KEY idx_refresh_tokens_parent (parent_hash),
   KEY idx_refresh_tokens_issued (issued_at),
   CONSTRAINT fk_refresh_tokens_session FOREIGN KEY (session_id) REFERENCES sessions (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+-- What happened to each account, for its owner's activity list: one row per security event,
+-- with where it came from; pruned after ACTIVITY_RETENTION_DAYS.
+CREATE TABLE IF NOT EXISTS account_events (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  user_id INT NOT NULL,
+  at DATETIME NOT NULL,
+  kind VARCHAR(32) NOT NULL,
+  client_address VARCHAR(64) NULL DEFAULT NULL,
+  user_agent VARCHAR(255) NULL DEFAULT NULL,
+  session_id VARCHAR(32) NULL DEFAULT NULL,
+  detail VARCHAR(32) NULL DEFAULT NULL,
+  PRIMARY KEY (id),
+  KEY idx_account_events_user (user_id, id),
+  KEY idx_account_events_at (at),
+  CONSTRAINT fk_account_events_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 -- The RSA keys that sign access tokens, shared by every instance: the public half as JWK

@@ -93,7 +93,8 @@ pub async fn build_auth_service(
     )
     .with_reset_links(settings.pages_url.clone())
     .with_unproven_lapse(settings.unproven_lapse)
-    .with_password_notices(settings.notice_password_changed))
+    .with_notices(settings.notices)
+    .with_activity_retention(settings.activity_retention))
 }
 
 /// The operator's actions on accounts, over the configured database.

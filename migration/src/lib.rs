@@ -1,7 +1,8 @@
 //! Schema migrations for otp-login: the `users` table (adopting the old service's table when it
 //! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions,
 //! codes bound to the request that asked for them, the shared token-signing keys, and users'
-//! opaque public ids, refresh tokens, and the index the sessions' clean-up reads.
+//! opaque public ids, refresh tokens, the index the sessions' clean-up reads, the owner's
+//! activity, and the address a change-of-address code was mailed to.
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
@@ -22,6 +23,8 @@ mod m20261202_000013_sessions_revoked_index;
 mod m20261203_000014_account_state;
 mod m20261203_000015_session_devices;
 mod m20261203_000016_unproven_lapse;
+mod m20261204_000017_account_events;
+mod m20261204_000018_pending_addresses;
 
 pub struct Migrator;
 
@@ -45,6 +48,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_account_state::Migration),
             Box::new(m20261203_000015_session_devices::Migration),
             Box::new(m20261203_000016_unproven_lapse::Migration),
+            Box::new(m20261204_000017_account_events::Migration),
+            Box::new(m20261204_000018_pending_addresses::Migration),
         ]
     }
 }

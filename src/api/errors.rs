@@ -80,17 +80,23 @@ pub(crate) trait FailureResponse: Sized {
         tracing::error!("an operation that has no 404 refused an unknown resource");
         Self::internal(Json(ApiMessage::failure("Internal error")))
     }
+    /// A name another account holds: the operation's refusal unless it has a 409 beside it.
+    fn conflict(body: Json<ApiMessage>) -> Self {
+        Self::refused(body)
+    }
 }
 
 /// The one mapping from domain errors to answers.
 fn failure<R: FailureResponse>(err: AuthError) -> R {
     match err {
-        AuthError::UsernameTaken
-        | AuthError::InvalidCredentials
+        AuthError::UsernameTaken => R::conflict(rejected(&err)),
+        AuthError::InvalidCredentials
         | AuthError::InvalidCode
         | AuthError::InvalidResetCode
+        | AuthError::InvalidAddressCode
         | AuthError::InvalidSession
         | AuthError::WrongCurrentPassword => R::refused(rejected(&err)),
+        AuthError::SameAddress => R::bad_request(rejected(&err)),
         AuthError::UnknownSession => R::not_found(rejected(&err)),
         AuthError::RateLimited(limited) => {
             let (body, retry_after) = too_many(&limited);
@@ -117,7 +123,8 @@ macro_rules! answers_failures {
         $(, bad_request: $bad_request:ident)?
         $(, too_many: $too_many:ident)?
         $(, bad_gateway: $bad_gateway:ident)?
-        $(, not_found: $not_found:ident)? $(,)?
+        $(, not_found: $not_found:ident)?
+        $(, conflict: $conflict:ident)? $(,)?
     }) => {
         impl $crate::api::errors::FailureResponse for $response {
             fn refused(body: Json<ApiMessage>) -> Self {
@@ -140,6 +147,9 @@ macro_rules! answers_failures {
             })?
             $(fn not_found(body: Json<ApiMessage>) -> Self {
                 Self::$not_found(body)
+            })?
+            $(fn conflict(body: Json<ApiMessage>) -> Self {
+                Self::$conflict(body)
             })?
         }
     };

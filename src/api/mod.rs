@@ -1,6 +1,8 @@
 //! The HTTP layer: poem-openapi operations, their request and response objects, and the JSON
 //! shape of every error. Domain errors are mapped to statuses here and nowhere else.
 mod account;
+mod activity;
+mod address;
 mod errors;
 mod fields;
 mod health;

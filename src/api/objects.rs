@@ -5,7 +5,7 @@ use poem_openapi::{Enum, Object};
 
 use super::fields::{ChallengeText, CodeText, NewPasswordText, ResetTokenText};
 use super::fields::{RefreshTokenText, SignInPasswordText, UsernameText};
-use crate::auth::{SessionGrant, SessionView};
+use crate::auth::{ActivityEvent, ActivityPage, SessionGrant, SessionView};
 
 /// The answer of every operation: whether it worked and a message for people. Every error
 /// answer has this shape.
@@ -99,6 +99,108 @@ pub struct PasswordChange {
 #[oai(example, deny_unknown_fields)]
 pub struct AccountDeletion {
     pub current_password: SignInPasswordText,
+}
+
+/// The address the signed-in user moves to, with their current password. Other fields are
+/// refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct EmailChangeRequest {
+    /// The new address, by the same rules as at registration.
+    pub new_username: UsernameText,
+    pub current_password: SignInPasswordText,
+}
+
+/// The code mailed to the new address. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct EmailChangeConfirmation {
+    pub code: CodeText,
+}
+
+/// The address the account has now.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct EmailChanged {
+    /// Always `true`.
+    pub success: bool,
+    /// `Email address changed`.
+    pub message: String,
+    /// The new username.
+    pub username: String,
+}
+
+/// A page of the signed-in user's activity.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct ActivityList {
+    /// Always `true`.
+    pub success: bool,
+    /// `Activity`.
+    pub message: String,
+    /// The newest first.
+    pub events: Vec<ActivityEntry>,
+    /// Give it as `cursor` for the next, older page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
+}
+
+/// One security event of the account.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct ActivityEntry {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened: `registered`, `code_sent`, `wrong_password`, `wrong_code`, `limited`,
+    /// `signed_in`, `signed_out`, `password_reset`, `password_changed`, `locked` (sign-in by
+    /// code, after too many wrong codes), `refresh_token_reused`, `email_change_requested`,
+    /// `email_changed`, `disabled`, `enabled` or `unlocked` (the last three by the operator).
+    /// Show a kind not listed here plainly: later versions may add kinds.
+    pub event: String,
+    /// More about it: a code's purpose (`sign_in`, `password_reset`, `email_change`), the
+    /// limit that held a request back, which sessions a sign-out ended (`current`, `one`,
+    /// `all`), how a password was reset (`code`, `link`), or `operator`.
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+    /// The client address it came from: an IPv4 address, or an IPv6 network (`/64`); absent
+    /// for what the operator did.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_address: Option<String>,
+    /// The browser or program it came from, in short (`Firefox 120 on Linux`), when known.
+    #[oai(skip_serializing_if_is_none)]
+    pub user_agent: Option<String>,
+    /// The session it happened in (as `GET /sessions` names them), or the session a sign-in
+    /// opened.
+    #[oai(skip_serializing_if_is_none)]
+    pub session_id: Option<String>,
+    /// It happened in (or opened) the session of the token that asked.
+    pub current_session: bool,
+}
+
+impl From<ActivityPage> for ActivityList {
+    fn from(page: ActivityPage) -> Self {
+        Self {
+            success: true,
+            message: "Activity".to_owned(),
+            events: page.events.into_iter().map(ActivityEntry::from).collect(),
+            next_cursor: page.next.map(|cursor| cursor.to_string()),
+        }
+    }
+}
+
+impl From<ActivityEvent> for ActivityEntry {
+    fn from(event: ActivityEvent) -> Self {
+        let row = event.row;
+        Self {
+            at: row.at.trunc_subsecs(0),
+            event: row.kind,
+            detail: row.detail,
+            client_address: row.client_address,
+            user_agent: row.user_agent,
+            session_id: row.session_id,
+            current_session: event.current_session,
+        }
+    }
 }
 
 /// Which sessions to end: `current` (this token's, the default) or `all` of the user's.
@@ -439,6 +541,78 @@ impl Example for AccountDeletion {
     fn example() -> Self {
         Self {
             current_password: SignInPasswordText("newpass123".to_owned()),
+        }
+    }
+}
+
+impl Example for EmailChangeRequest {
+    fn example() -> Self {
+        Self {
+            new_username: UsernameText("new.address@example.org".to_owned()),
+            current_password: SignInPasswordText("newpass123".to_owned()),
+        }
+    }
+}
+
+impl Example for EmailChangeConfirmation {
+    fn example() -> Self {
+        Self {
+            code: CodeText("123456".to_owned()),
+        }
+    }
+}
+
+impl Example for EmailChanged {
+    fn example() -> Self {
+        Self {
+            success: true,
+            message: "Email address changed".to_owned(),
+            username: "new.address@example.org".to_owned(),
+        }
+    }
+}
+
+impl Example for ActivityList {
+    fn example() -> Self {
+        Self {
+            success: true,
+            message: "Activity".to_owned(),
+            events: vec![
+                ActivityEntry::example(),
+                ActivityEntry {
+                    at: example_time("2026-12-01T18:21:30Z"),
+                    event: "code_sent".to_owned(),
+                    detail: Some("sign_in".to_owned()),
+                    client_address: Some("198.51.100.7".to_owned()),
+                    user_agent: Some("Firefox 120 on Linux".to_owned()),
+                    session_id: None,
+                    current_session: false,
+                },
+                ActivityEntry {
+                    at: example_time("2026-11-30T03:12:44Z"),
+                    event: "wrong_password".to_owned(),
+                    detail: None,
+                    client_address: Some("203.0.113.66".to_owned()),
+                    user_agent: Some("curl 8.5".to_owned()),
+                    session_id: None,
+                    current_session: false,
+                },
+            ],
+            next_cursor: Some("1841".to_owned()),
+        }
+    }
+}
+
+impl Example for ActivityEntry {
+    fn example() -> Self {
+        Self {
+            at: example_time("2026-12-01T18:22:07Z"),
+            event: "signed_in".to_owned(),
+            detail: None,
+            client_address: Some("198.51.100.7".to_owned()),
+            user_agent: Some("Firefox 120 on Linux".to_owned()),
+            session_id: Some("5d41402abc4b2a76b9719d911017c592".to_owned()),
+            current_session: true,
         }
     }
 }

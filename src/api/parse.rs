@@ -6,12 +6,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 
 use super::errors::rejected;
-use super::objects::PasswordReset;
 use super::objects::{AccountDeletion, ApiMessage, CodeSubmission, Credentials, PasswordChange};
+use super::objects::{EmailChangeConfirmation, EmailChangeRequest, PasswordReset};
 use super::objects::{PasswordResetRequest, RefreshRequest, Registration, SignOut, SignOutScope};
 use crate::auth::{self, Challenge, ChangeWithCurrent, CodeAttempt, Email, LoginAttempt};
+use crate::auth::{AddressChange, RefreshToken, ResetProof, ResetToken};
 use crate::auth::{LoginPassword, NewAccount, NewPassword, OneTimeCode, ResetAttempt};
-use crate::auth::{RefreshToken, ResetProof, ResetToken};
 
 /// A field's domain value, or the 400 body naming the rule it breaks.
 fn field<T, E: std::fmt::Display>(parsed: Result<T, E>) -> Result<T, Json<ApiMessage>> {
@@ -114,6 +114,25 @@ impl TryFrom<AccountDeletion> for LoginPassword {
 
     fn try_from(body: AccountDeletion) -> Result<Self, Self::Error> {
         field(LoginPassword::parse(body.current_password.0))
+    }
+}
+
+impl TryFrom<EmailChangeRequest> for AddressChange {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: EmailChangeRequest) -> Result<Self, Self::Error> {
+        Ok(Self {
+            new_username: field(Email::parse(&body.new_username.0))?,
+            current_password: field(LoginPassword::parse(body.current_password.0))?,
+        })
+    }
+}
+
+impl TryFrom<EmailChangeConfirmation> for OneTimeCode {
+    type Error = Json<ApiMessage>;
+
+    fn try_from(body: EmailChangeConfirmation) -> Result<Self, Self::Error> {
+        field(OneTimeCode::parse(&body.code.0))
     }
 }
 

@@ -47,11 +47,14 @@ impl SignInApi {
         &self,
         auth: Data<&AuthService>,
         client: ClientAddress,
+        user_agent: UserAgent,
         body: Json<Credentials>,
     ) -> LoginResponse {
         answer(async {
             let attempt = LoginAttempt::try_from(body.0)?;
-            let challenge = auth.login(&client.0, &attempt).await?;
+            let challenge = auth
+                .login(&client.0, user_agent.0.as_deref(), &attempt)
+                .await?;
             Ok(LoginResponse::CodeSent(Json(CodeSent {
                 success: true,
                 message: "OTP sent to email".to_owned(),

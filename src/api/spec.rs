@@ -10,6 +10,8 @@ use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject, T
 use serde_json::Value;
 
 use super::account::AccountApi;
+use super::activity::ActivityApi;
+use super::address::AddressApi;
 use super::health::HealthApi;
 use super::keys::KeysApi;
 use super::session::SessionApi;
@@ -21,7 +23,9 @@ pub type Api = (
     SignInApi,
     SessionApi,
     SessionsApi,
+    ActivityApi,
     AccountApi,
+    AddressApi,
     KeysApi,
     HealthApi,
 );
@@ -31,9 +35,10 @@ pub type Api = (
 pub(super) enum ApiTags {
     /// Two-step sign-in: register, log in with a password, verify the emailed code.
     Auth,
-    /// The signed-in session: who it is, the account's sessions, and signing out.
+    /// The signed-in session: who it is, the account's sessions and activity, and signing out.
     Session,
-    /// The password (reset by emailed code, or change while signed in) and deleting the account.
+    /// The password (reset by emailed code, or change while signed in), the address, and deleting
+    /// the account.
     Account,
     /// The keys access tokens are signed with, for verifiers elsewhere.
     Keys,
@@ -52,13 +57,16 @@ replaces it.\n\
 4. `GET /me` with `Authorization: Bearer <token>` names the signed-in user; `POST /logout` \
 ends the session (`{\"scope\": \"all\"}`: every session of the account), and the token is \
 refused from then on. `GET /sessions` lists the account's live sessions (where and with what \
-each was opened) and `DELETE /sessions/{id}` ends one of them.\n\n\
+each was opened) and `DELETE /sessions/{id}` ends one of them; `GET /me/activity` lists the \
+account's security events, newest first.\n\n\
 **Passwords.** `POST /request-password-reset` emails a 6-digit reset code (the answer is the \
 same whether the account exists or not); `POST /reset-password` sets a new password with it and \
 ends every session. A sign-in code never resets a password and a reset code never signs in. \
 `POST /change-password` (bearer) sets a new one after checking the current one and ends every \
-other session. `POST /delete-account` (bearer, with the current password) deletes the account \
-and everything kept about it.\n\n\
+other session. `POST /change-email` (bearer, with the current password) mails a code to a new \
+address, and `POST /confirm-email-change` with that code makes it the username. \
+`POST /delete-account` (bearer, with the current password) deletes the account and everything \
+kept about it.\n\n\
 **Answers.** Every answer, errors included, is JSON with `success` (a boolean) and `message` \
 (words for people): the `ApiMessage` schema, which `/verify` and `/me` extend on success. \
 Each operation lists every status it can return. Any request can also get 404 (unknown path), \
@@ -80,7 +88,9 @@ pub fn openapi_service() -> OpenApiService<Api, ()> {
             SignInApi,
             SessionApi,
             SessionsApi,
+            ActivityApi,
             AccountApi,
+            AddressApi,
             KeysApi,
             HealthApi,
         ),
@@ -160,10 +170,13 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("POST", "/logout", "logout"),
     ("GET", "/sessions", "listSessions"),
     ("DELETE", "/sessions/{id}", "endSession"),
+    ("GET", "/me/activity", "listActivity"),
     ("POST", "/request-password-reset", "requestPasswordReset"),
     ("POST", "/reset-password", "resetPassword"),
     ("POST", "/change-password", "changePassword"),
     ("POST", "/delete-account", "deleteAccount"),
+    ("POST", "/change-email", "changeEmail"),
+    ("POST", "/confirm-email-change", "confirmEmailChange"),
     ("GET", "/.well-known/jwks.json", "jwks"),
     (
         "GET",

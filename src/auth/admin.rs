@@ -1,12 +1,14 @@
 //! What the operator may do to an account (`otp-login users …`): look, list, disable and
 //! enable, sign out everywhere, unlock, delete. Every action is logged as a security event with
-//! `by = "operator"`; nothing here mails the user.
+//! `by = "operator"`, and recorded in the owner's activity; nothing here mails the user.
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::activity::EventKind;
 use super::limits::password_cap_prefix;
 use super::{CodePolicy, Email};
 use crate::store::accounts::{self, AccountFilter, AccountRow, Locked, Unlocked};
+use crate::store::events::{self, NewEvent};
 use crate::store::{Db, StoreError};
 
 /// Why an operator's action did nothing.
@@ -112,6 +114,9 @@ impl AccountAdmin {
     pub async fn disable(&self, username: &str) -> Result<bool, AdminError> {
         let row = self.find(username).await?;
         let changed = accounts::disable(&self.db, row.id).await?;
+        if changed {
+            self.record(row.id, EventKind::Disabled).await?;
+        }
         tracing::warn!(
             event = "account_disabled",
             by = "operator",
@@ -126,6 +131,9 @@ impl AccountAdmin {
     pub async fn enable(&self, username: &str) -> Result<bool, AdminError> {
         let row = self.find(username).await?;
         let changed = accounts::enable(&self.db, row.id).await?;
+        if changed {
+            self.record(row.id, EventKind::Enabled).await?;
+        }
         tracing::warn!(
             event = "account_enabled",
             by = "operator",
@@ -140,6 +148,7 @@ impl AccountAdmin {
     pub async fn sign_out(&self, username: &str) -> Result<u64, AdminError> {
         let row = self.find(username).await?;
         let ended = accounts::sign_out(&self.db, row.id).await?;
+        self.record(row.id, EventKind::SignedOut).await?;
         tracing::warn!(
             event = "signed_out",
             by = "operator",
@@ -164,6 +173,7 @@ impl AccountAdmin {
             now_ms,
         )
         .await?;
+        self.record(row.id, EventKind::Unlocked).await?;
         tracing::warn!(
             event = "account_unlocked",
             by = "operator",
@@ -188,6 +198,19 @@ impl AccountAdmin {
             "account and everything keyed to it deleted"
         );
         Ok(())
+    }
+
+    /// Records what the operator did in the owner's activity: from no client address.
+    async fn record(&self, user_id: i32, kind: EventKind) -> Result<(), StoreError> {
+        let event = NewEvent {
+            user_id,
+            kind: kind.as_str(),
+            client_address: None,
+            user_agent: None,
+            session_id: None,
+            detail: Some("operator"),
+        };
+        events::record(&self.db, event).await
     }
 
     async fn find(&self, username: &str) -> Result<AccountRow, AdminError> {

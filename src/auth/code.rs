@@ -18,6 +18,8 @@ use crate::store::codes::Purpose;
 pub enum CodePurpose {
     SignIn,
     PasswordReset,
+    /// Proves the mailbox of the address a signed-in user moves to.
+    EmailChange,
 }
 
 // Everything that differs between the purposes is answered here, so a flow never asks which
@@ -28,6 +30,16 @@ impl CodePurpose {
         match self {
             Self::SignIn => Purpose::SignIn,
             Self::PasswordReset => Purpose::PasswordReset,
+            Self::EmailChange => Purpose::EmailChange,
+        }
+    }
+
+    /// The purpose as the owner's activity names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::PasswordReset => "password_reset",
+            Self::EmailChange => "email_change",
         }
     }
 
@@ -37,6 +49,7 @@ impl CodePurpose {
         match self {
             Self::SignIn => AuthError::InvalidCode,
             Self::PasswordReset => AuthError::InvalidResetCode,
+            Self::EmailChange => AuthError::InvalidAddressCode,
         }
     }
 
@@ -45,7 +58,7 @@ impl CodePurpose {
     pub fn counts_wrong_codes(self) -> bool {
         match self {
             Self::SignIn => true,
-            Self::PasswordReset => false,
+            Self::PasswordReset | Self::EmailChange => false,
         }
     }
 
@@ -54,6 +67,7 @@ impl CodePurpose {
         match self {
             Self::SignIn => "code_send",
             Self::PasswordReset => "reset_code_send",
+            Self::EmailChange => "email_code_send",
         }
     }
 
@@ -62,6 +76,7 @@ impl CodePurpose {
         match self {
             Self::SignIn => "code_check",
             Self::PasswordReset => "reset_code_check",
+            Self::EmailChange => "email_code_check",
         }
     }
 
@@ -70,6 +85,7 @@ impl CodePurpose {
         match self {
             Self::SignIn => Bucket::CodeSent,
             Self::PasswordReset => Bucket::ResetCodeSent,
+            Self::EmailChange => Bucket::EmailCodeSent,
         }
     }
 
@@ -78,13 +94,16 @@ impl CodePurpose {
         match self {
             Self::SignIn => Bucket::CodeCheck,
             Self::PasswordReset => Bucket::ResetCodeCheck,
+            Self::EmailChange => Bucket::EmailCodeCheck,
         }
     }
 
     /// The limits on checking codes of this purpose.
     pub(super) fn check_rules(self, limits: &RateLimits) -> &[Limit] {
         match self {
-            Self::SignIn => &limits.code_verifies,
+            // A change-of-address code is checked by a signed-in user, as a sign-in code is
+            // by a password holder.
+            Self::SignIn | Self::EmailChange => &limits.code_verifies,
             Self::PasswordReset => &limits.reset_code_checks,
         }
     }
@@ -96,7 +115,8 @@ impl CodePurpose {
     pub fn limits_every_check(self) -> bool {
         match self {
             Self::SignIn => false,
-            Self::PasswordReset => true,
+            // Only the signed-in user can check a change-of-address code: every check counts.
+            Self::PasswordReset | Self::EmailChange => true,
         }
     }
 
@@ -104,14 +124,14 @@ impl CodePurpose {
     /// rest, so that strangers spending the budget on their own codes do not hold back the
     /// owner at home.
     pub(super) fn spares_known_addresses(self) -> bool {
-        self.limits_every_check()
+        self == Self::PasswordReset
     }
 
     /// Whether the mail also carries a link that works without the code: the owner's way to
     /// reset, whoever asked for the mail and whatever budget strangers spent.
     pub fn mails_a_link(self) -> bool {
         match self {
-            Self::SignIn => false,
+            Self::SignIn | Self::EmailChange => false,
             Self::PasswordReset => true,
         }
     }

@@ -105,6 +105,8 @@ pub(super) enum Bucket {
     CodeCheck,
     ResetCodeSent,
     ResetCodeCheck,
+    EmailCodeSent,
+    EmailCodeCheck,
     /// Reset code checks from an address the user signed in from, keyed by both.
     ResetCodeCheckKnown,
     /// Codes to the sub-addresses of one mailbox.
@@ -120,6 +122,8 @@ impl Bucket {
             Bucket::CodeCheck => "code_check",
             Bucket::ResetCodeSent => "reset_code_sent",
             Bucket::ResetCodeCheck => "reset_code_check",
+            Bucket::EmailCodeSent => "email_code_sent",
+            Bucket::EmailCodeCheck => "email_code_check",
             Bucket::ResetCodeCheckKnown => "reset_code_check_known",
             Bucket::MailboxSent => "mailbox_sent",
             Bucket::PasswordFailure => "password_failure",

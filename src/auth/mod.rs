@@ -1,5 +1,6 @@
 //! The sign-in domain: parsed inputs, password and code hashing, access tokens and their keys, rate limits,
 //! and the account rules (`AuthService`) that tie them to the store and the mailer.
+pub mod activity;
 pub mod admin;
 pub mod challenge;
 pub mod code;
@@ -18,6 +19,7 @@ pub use keys::KeyRing;
 pub use limits::{Limited, RateLimiter, RateLimits};
 pub use password::{HashError, LoginPassword, NewPassword, PasswordHasher};
 pub use service::ResetProof;
+pub use service::{ActivityEvent, ActivityPage, AddressChange, Notices};
 pub use service::{AuthError, AuthService, Session, SessionGrant, SessionView, SignOutScope};
 pub use service::{ChangeWithCurrent, CodeAttempt, LoginAttempt, NewAccount, ResetAttempt};
 pub use token::{RefreshPolicy, SessionToken, TokenClaims, TokenKeys, TokenPolicy};

@@ -140,6 +140,16 @@ pub struct Environment {
     /// Mail the owner when their password is changed or reset (when, from which address, and
     /// what to do if it was not them).
     pub notice_password_changed: bool,
+    /// Mail the old address when the account's address is changed (when, from which address,
+    /// and what to do if it was not them).
+    pub notice_email_changed: bool,
+    /// Mail the owner when someone signs in from a client address the account never signed in
+    /// from before (as far as the kept activity tells; the first sign-in is not news).
+    pub notice_new_sign_in: bool,
+    /// Mail the owner when wrong codes lock sign-in by code.
+    pub notice_code_sign_in_locked: bool,
+    /// Days the owner's activity (`GET /me/activity`) is kept (1 to 3650).
+    pub activity_retention_days: u32,
     /// Days after which an account registered through `/register` is removed when no code has
     /// proven its address (1 to 365, or 0 for never). Accounts that existed before the service
     /// recorded it never lapse.
@@ -211,6 +221,10 @@ impl Default for Environment {
             aws_region: None,
             aws_lambda_runtime_api: None,
             notice_password_changed: true,
+            notice_email_changed: true,
+            notice_new_sign_in: true,
+            notice_code_sign_in_locked: true,
+            activity_retention_days: crate::auth::service::ACTIVITY_RETENTION_DAYS,
             unproven_account_days: 7,
             metrics_addr: None,
             metrics_emf: None,

@@ -14,7 +14,7 @@ pub use env::{Environment, MailerKind};
 
 use crate::auth::code::{CodePolicy, CodePolicyError};
 use crate::auth::limits::{parse_limits, Limit, RateLimits};
-use crate::auth::TokenPolicy;
+use crate::auth::{Notices, TokenPolicy};
 
 /// Where the service keeps its data when nothing is configured: a file beside the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://otp-login.db?mode=rwc";
@@ -39,8 +39,10 @@ pub struct Settings {
     pub pages_url: Option<String>,
     /// How long an account registered through `/register` may stay unproven; none, forever.
     pub unproven_lapse: Option<Duration>,
-    /// Mail the owner a notice when their password is changed or reset.
-    pub notice_password_changed: bool,
+    /// Which notices owners are mailed.
+    pub notices: Notices,
+    /// How long the owner's activity is kept.
+    pub activity_retention: Duration,
     /// Where the figures go: EMF lines, a Prometheus listener, both or neither.
     pub metrics: MetricsSettings,
     /// Started by the Lambda runtime: serve its events instead of a TCP port.
@@ -153,6 +155,14 @@ impl Settings {
             ConfigError(format!("{name} {e}"))
         })?;
         let metrics = metrics(&env, on_lambda)?;
+        let activity_retention = match env.activity_retention_days {
+            days @ 1..=3650 => Duration::from_secs(u64::from(days) * 86_400),
+            days => {
+                return Err(ConfigError(format!(
+                    "ACTIVITY_RETENTION_DAYS must be between 1 and 3650, got {days}"
+                )))
+            }
+        };
         let unproven_lapse = match env.unproven_account_days {
             0 => None,
             days @ 1..=365 => Some(Duration::from_secs(u64::from(days) * 86_400)),
@@ -188,7 +198,13 @@ impl Settings {
             },
             metrics,
             unproven_lapse,
-            notice_password_changed: env.notice_password_changed,
+            notices: Notices {
+                password_changed: env.notice_password_changed,
+                email_changed: env.notice_email_changed,
+                new_sign_in_address: env.notice_new_sign_in,
+                code_sign_in_locked: env.notice_code_sign_in_locked,
+            },
+            activity_retention,
             codes,
             on_lambda,
         })

@@ -332,3 +332,37 @@ fn unproven_registrations_lapse_after_a_week_unless_told_otherwise() {
     );
     assert!(error(&[("UNPROVEN_ACCOUNT_DAYS", "366")]).contains("UNPROVEN_ACCOUNT_DAYS"));
 }
+
+#[test]
+fn activity_is_kept_ninety_days_unless_told_one_day_to_ten_years() {
+    let day = 86_400;
+    assert_eq!(
+        settings(&[]).unwrap().activity_retention,
+        Duration::from_secs(90 * day)
+    );
+    assert_eq!(
+        settings(&[("ACTIVITY_RETENTION_DAYS", "1")])
+            .unwrap()
+            .activity_retention,
+        Duration::from_secs(day)
+    );
+    for bad in ["0", "3651"] {
+        assert!(
+            error(&[("ACTIVITY_RETENTION_DAYS", bad)]).contains("ACTIVITY_RETENTION_DAYS"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn every_notice_is_on_unless_turned_off() {
+    assert_eq!(settings(&[]).unwrap().notices, crate::auth::Notices::ALL);
+    let off = settings(&[
+        ("NOTICE_PASSWORD_CHANGED", "false"),
+        ("NOTICE_EMAIL_CHANGED", "false"),
+        ("NOTICE_NEW_SIGN_IN", "false"),
+        ("NOTICE_CODE_SIGN_IN_LOCKED", "false"),
+    ])
+    .unwrap();
+    assert_eq!(off.notices, crate::auth::Notices::NONE);
+}

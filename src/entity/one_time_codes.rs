@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
     pub user_id: i32,
-    /// `sign_in` or `password_reset`; unique with `user_id`.
+    /// `sign_in`, `password_reset` or `email_change`; unique with `user_id`.
     pub purpose: String,
     /// Hex HMAC-SHA-256 of the code; the code itself is never stored.
     pub code_hash: String,
@@ -21,6 +21,8 @@ pub struct Model {
     pub issued_to: Option<String>,
     /// Hex SHA-256 of the secret in a reset mail's link.
     pub link_hash: Option<String>,
+    /// The address a change-of-address code was mailed to.
+    pub new_username: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

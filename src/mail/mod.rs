@@ -24,6 +24,7 @@ pub struct CodeMessage {
 
 pub const SUBJECT: &str = "Your sign-in code";
 pub const RESET_SUBJECT: &str = "Your password reset code";
+pub const EMAIL_CHANGE_SUBJECT: &str = "Confirm your new address";
 
 impl CodeMessage {
     /// What the code is, and what to do if it was not asked for.
@@ -39,6 +40,11 @@ impl CodeMessage {
                 "If you did not ask to reset your password, ignore this email: your password \
                  stays as it is, and nobody can change it without the code.",
             ),
+            CodePurpose::EmailChange => (
+                "To make this the address of your otp-login account, enter this code",
+                "If you did not ask for this, ignore this email: nothing changes without the \
+                 code.",
+            ),
         }
     }
 
@@ -53,6 +59,7 @@ impl CodeMessage {
         match self.purpose {
             CodePurpose::SignIn => SUBJECT,
             CodePurpose::PasswordReset => RESET_SUBJECT,
+            CodePurpose::EmailChange => EMAIL_CHANGE_SUBJECT,
         }
     }
 
@@ -183,6 +190,64 @@ impl Notice {
                  You can register again with this address at any time.\n\n\
                  If it was not you, someone else knew your password: register again with a new \
                  password, and change it wherever else you used the old one.\n"
+            ),
+        }
+    }
+
+    /// The account's address was changed to `new` (this notice goes to the old one), `at` from
+    /// `client`. `reset_page` is where the password is reset.
+    pub fn email_changed(
+        to: Email,
+        new: &Email,
+        at: chrono::DateTime<chrono::Utc>,
+        client: &str,
+        reset_page: Option<&str>,
+    ) -> Self {
+        let when = at.format("%-d %B %Y at %H:%M UTC");
+        let page = reset_page.map_or_else(
+            || "\"Forgot your password?\" on the sign-in page".to_owned(),
+            |page| page.to_owned(),
+        );
+        Self {
+            to,
+            subject: "Your account's address was changed",
+            text: format!(
+                "The address of your otp-login account was changed from this one to {new} on \
+                 {when}, by someone signed in from {client} who gave its password and a code \
+                 sent to the new address. Sign-in codes now go there, and your other sessions \
+                 were signed out.\n\n\
+                 If that was you, there is nothing to do.\n\n\
+                 If it was not you, someone else knows your password and now holds the account. \
+                 Contact the service's operator with this mail; resetting the password at \
+                 {page} needs the new address.\n",
+                new = new.as_ref(),
+            ),
+        }
+    }
+
+    /// A sign-in, `at` from `client`, an address the account never signed in from before.
+    pub fn new_sign_in_address(
+        to: Email,
+        at: chrono::DateTime<chrono::Utc>,
+        client: &str,
+        reset_page: Option<&str>,
+    ) -> Self {
+        let when = at.format("%-d %B %Y at %H:%M UTC");
+        let page = reset_page.map_or_else(
+            || "Use \"Forgot your password?\" on the sign-in page".to_owned(),
+            |page| format!("Reset it at {page}"),
+        );
+        Self {
+            to,
+            subject: "A sign-in from a new address",
+            text: format!(
+                "Someone signed in to your otp-login account on {when} from {client}, an \
+                 address it had not signed in from before, with your password and a code sent \
+                 to this address.\n\n\
+                 If that was you, there is nothing to do.\n\n\
+                 If it was not you, someone knows your password and can read this mailbox: \
+                 secure the mailbox first, then reset your password, which signs out every \
+                 session. {page}.\n"
             ),
         }
     }

@@ -285,7 +285,7 @@ async fn erase_if(
         [id.into()],
     ))
     .await?;
-    for table in ["sessions", "one_time_codes"] {
+    for table in ["sessions", "one_time_codes", "account_events"] {
         let sql = format!("DELETE FROM {table} WHERE user_id = ?");
         txn.execute(statement(&txn, &sql, [id.into()])).await?;
     }

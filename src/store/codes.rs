@@ -19,6 +19,7 @@ use crate::entity::users;
 pub enum Purpose {
     SignIn,
     PasswordReset,
+    EmailChange,
 }
 
 impl Purpose {
@@ -26,17 +27,20 @@ impl Purpose {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::PasswordReset => "password_reset",
+            Purpose::EmailChange => "email_change",
         }
     }
 }
 
 /// What ties a code to the request that asked for it: the hash of the challenge that request
-/// was answered with, and its client address. A reset code also has its link's hash.
+/// was answered with, and its client address. A reset code also has its link's hash, and a
+/// change-of-address code the address it went to.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding<'a> {
     pub challenge_hash: &'a str,
     pub issued_to: &'a str,
     pub link_hash: Option<&'a str>,
+    pub new_username: Option<&'a str>,
 }
 
 /// A live code as the domain checks it. The binding columns are empty for a code stored
@@ -47,6 +51,8 @@ pub struct LiveCode {
     pub challenge_hash: Option<String>,
     pub issued_to: Option<String>,
     pub link_hash: Option<String>,
+    /// Where a change-of-address code went.
+    pub new_username: Option<String>,
 }
 
 /// Stores a new code for the user, replacing (and so invalidating) any previous one of the
@@ -70,6 +76,7 @@ pub async fn replace(
         challenge_hash: Set(Some(binding.challenge_hash.to_owned())),
         issued_to: Set(Some(binding.issued_to.to_owned())),
         link_hash: Set(binding.link_hash.map(str::to_owned)),
+        new_username: Set(binding.new_username.map(str::to_owned)),
         ..Default::default()
     };
     Entity::insert(row)
@@ -84,6 +91,7 @@ pub async fn replace(
                     Column::ChallengeHash,
                     Column::IssuedTo,
                     Column::LinkHash,
+                    Column::NewUsername,
                 ])
                 .to_owned(),
         )
@@ -176,6 +184,7 @@ impl From<one_time_codes::Model> for LiveCode {
             challenge_hash: row.challenge_hash,
             issued_to: row.issued_to,
             link_hash: row.link_hash,
+            new_username: row.new_username,
         }
     }
 }

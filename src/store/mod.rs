@@ -2,6 +2,7 @@
 //! sees an entity or a `DbErr`: every function answers with a `StoreError`.
 pub mod accounts;
 pub mod codes;
+pub mod events;
 pub mod limits;
 pub mod refresh_tokens;
 pub mod sessions;

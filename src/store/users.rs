@@ -24,6 +24,8 @@ pub struct UserRecord {
     pub public_id: Option<String>,
     /// Disabled by the operator: no sign-in, no token honoured.
     pub disabled: bool,
+    /// The client address of the last sign-in by code, if any.
+    pub last_sign_in_from: Option<String>,
 }
 
 impl From<users::Model> for UserRecord {
@@ -35,6 +37,7 @@ impl From<users::Model> for UserRecord {
             failed_codes: u32::try_from(m.failed_codes).unwrap_or(0),
             public_id: m.public_id,
             disabled: m.disabled_at.is_some(),
+            last_sign_in_from: m.last_sign_in_from,
         }
     }
 }
@@ -223,6 +226,64 @@ pub async fn change_password(
     };
     match outcome {
         PasswordChange::Changed => txn.commit().await?,
+        _ => txn.rollback().await?,
+    }
+    Ok(outcome)
+}
+
+/// What became of a signed-in user's change of address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsernameChange {
+    Changed,
+    /// Another account holds the new address now; nothing changed.
+    Taken,
+    /// The code was spent (or replaced) meanwhile; nothing changed.
+    CodeSpent,
+    /// The session ended meanwhile; nothing changed.
+    SessionEnded,
+}
+
+/// Spends the user's change-of-address code and makes `new_username` their username, in one
+/// transaction: the code proves the new mailbox, and the codes mailed to the old address and
+/// every session but `current_session` end. Nothing changes unless all of it can.
+pub async fn change_username(
+    db: &DatabaseConnection,
+    id: i32,
+    code_hash: &str,
+    new_username: &str,
+    current_session: &str,
+) -> Result<UsernameChange, StoreError> {
+    let txn = db.begin().await?;
+    let now = super::now();
+    // The user's row first, as a password change takes it.
+    let renamed = users::Entity::update_many()
+        .col_expr(users::Column::Username, Expr::value(new_username))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .col_expr(users::Column::EmailVerifiedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id))
+        .exec(&txn)
+        .await;
+    let outcome = match renamed {
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            UsernameChange::Taken
+        }
+        Err(err) => return Err(err.into()),
+        Ok(_) if !codes::consume(&txn, id, Purpose::EmailChange, code_hash).await? => {
+            UsernameChange::CodeSpent
+        }
+        Ok(_) if !sessions::hold_live(&txn, id, current_session).await? => {
+            UsernameChange::SessionEnded
+        }
+        Ok(_) => {
+            for purpose in [Purpose::SignIn, Purpose::PasswordReset] {
+                codes::discard_all(&txn, id, purpose).await?;
+            }
+            sessions::revoke_all(&txn, id, Some(current_session)).await?;
+            UsernameChange::Changed
+        }
+    };
+    match outcome {
+        UsernameChange::Changed => txn.commit().await?,
         _ => txn.rollback().await?,
     }
     Ok(outcome)

@@ -1,7 +1,6 @@
 //! `POST /delete-account`: the owner leaves. The password is checked first (under the
 //! wrong-password back-off), then the account and everything keyed to it go at once, a
 //! goodbye notice goes to the address, and the address can register again.
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -16,18 +15,6 @@ async fn delete_account(app: &TestApp, token: &str, body: serde_json::Value) -> 
         .send()
         .await
         .unwrap()
-}
-
-async fn user_id(app: &TestApp, email: &str) -> Option<i64> {
-    let db = app.connect_db().await;
-    db.query_one(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "SELECT id FROM users WHERE username = ?",
-        [email.into()],
-    ))
-    .await
-    .unwrap()
-    .map(|row| row.try_get_by_index::<i32>(0).unwrap().into())
 }
 
 #[tokio::test]
@@ -47,14 +34,14 @@ async fn deleting_leaves_nothing_of_the_account_mails_a_goodbye_and_the_address_
     // Something of the account in every table that keys rows to it.
     assert_status(app.login(&email, "not the password").await, 401).await;
     assert_status(app.request_reset(&email).await, 200).await;
-    let id = user_id(&app, &email).await.unwrap();
+    let id = app.user_id(&email).await.unwrap();
     assert!(traces_of(&app, id, &email).await.len() >= 6);
 
     let wrong = delete_account(&app, &token, json!({"current_password": "not it"})).await;
     assert_answer(wrong, 401, "Current password is incorrect").await;
     let malformed = delete_account(&app, &token, json!({"password": PASSWORD})).await;
     assert_status(malformed, 400).await;
-    assert_eq!(user_id(&app, &email).await, Some(id), "nothing deleted");
+    assert_eq!(app.user_id(&email).await, Some(id), "nothing deleted");
     assert_eq!(app.mails_to(&email, GOODBYE), 0);
 
     let deleted = delete_account(&app, &token, json!({"current_password": PASSWORD})).await;
@@ -69,7 +56,7 @@ async fn deleting_leaves_nothing_of_the_account_mails_a_goodbye_and_the_address_
         "Invalid or expired session",
     )
     .await;
-    assert!(user_id(&app, &kept).await.is_some());
+    assert!(app.user_id(&kept).await.is_some());
 
     // One goodbye, to the address, saying when and from where, with no secret in it.
     let goodbyes: Vec<_> = app
@@ -102,7 +89,7 @@ async fn deleting_on_sqlite_removes_the_user_its_sessions_and_codes() {
     assert_status(app.request_reset(&email).await, 200).await;
     let deleted = delete_account(&app, &token, json!({"current_password": PASSWORD})).await;
     assert_answer(deleted, 200, "Account deleted").await;
-    assert_eq!(user_id(&app, &email).await, None);
+    assert_eq!(app.user_id(&email).await, None);
     for table in [
         "sessions",
         "one_time_codes",
@@ -132,7 +119,7 @@ async fn wrong_passwords_at_deletion_fall_under_the_back_off() {
     }
     let waiting = delete_account(&app, &token, json!({"current_password": PASSWORD})).await;
     assert_status(waiting, 429).await;
-    assert!(user_id(&app, &email).await.is_some(), "nothing deleted");
+    assert!(app.user_id(&email).await.is_some(), "nothing deleted");
     let anonymous = app
         .client
         .post(app.url("/delete-account"))

@@ -157,6 +157,8 @@ pub struct TestApp {
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// The app's own pool (a clone shares it).
     pub pool: DatabaseConnection,
+    /// The app's account rules, for what no request triggers on demand (the clean-ups).
+    pub auth: otp_login::auth::AuthService,
     dev_mailer: Option<Arc<DevMailer>>,
 }
 
@@ -241,7 +243,8 @@ impl AppBuilder {
             .await
             .expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
-        let pool = app.auth().database().clone();
+        let auth = app.auth().clone();
+        let pool = auth.database().clone();
         let server = match self.stop {
             Some(stop) => tokio::spawn(app.run_until(async {
                 let _ = stop.await;
@@ -254,6 +257,7 @@ impl AppBuilder {
             client: reqwest::Client::new(),
             server,
             pool,
+            auth,
             dev_mailer,
         }
     }
@@ -351,6 +355,11 @@ impl TestApp {
     /// The last password reset code the development mailer sent to `username`.
     pub fn reset_code_for(&self, username: &str) -> String {
         self.last_code(username, "Your password reset code")
+    }
+
+    /// The last change-of-address code the development mailer sent to `username`.
+    pub fn address_code_for(&self, username: &str) -> String {
+        self.last_code(username, "Confirm your new address")
     }
 
     fn last_code(&self, username: &str, subject: &str) -> String {
@@ -454,6 +463,29 @@ pub async fn assert_answer(response: Response, expected: u16, message: &str) -> 
 }
 
 impl TestApp {
+    /// Logs in and verifies as the registered `email` from `address` (the app must trust
+    /// `X-Forwarded-For`), returning the `/verify` answer.
+    pub async fn sign_in_from(&self, address: &str, email: &str) -> Value {
+        let login = json!({"username": email, "password": PASSWORD});
+        let challenge = challenge_of(self.post_from(address, "/login", &login).await).await;
+        let code = self.code_for(email);
+        let verify = json!({"username": email, "code": code, "challenge": challenge});
+        assert_status(self.post_from(address, "/verify", &verify).await, 200).await
+    }
+
+    /// The internal id of the user named exactly `email`, if there is one.
+    pub async fn user_id(&self, email: &str) -> Option<i64> {
+        let db = self.connect_db().await;
+        db.query_one(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT id FROM users WHERE username = ?",
+            [email.into()],
+        ))
+        .await
+        .unwrap()
+        .map(|row| row.try_get_by_index::<i32>(0).unwrap().into())
+    }
+
     /// A JSON request from `address` (the app must trust `X-Forwarded-For`).
     pub async fn post_from(&self, address: &str, path: &str, body: &Value) -> Response {
         self.client

@@ -98,19 +98,8 @@ async fn a_lapsed_registration_leaves_nothing_behind() {
     // A code mailed but never typed: the mailbox is still unproven.
     assert_status(app.login(&email, PASSWORD).await, 200).await;
     assert_status(app.login(&email, "not the password").await, 401).await;
+    let id = app.user_id(&email).await.unwrap();
     let db = app.connect_db().await;
-    let id: i64 = db
-        .query_one(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "SELECT id FROM users WHERE username = ?",
-            [email.clone().into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i32>(0)
-        .unwrap()
-        .into();
     assert!(!traces_of(&app, id, &email).await.is_empty());
     execute(
         &app,

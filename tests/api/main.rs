@@ -1,10 +1,12 @@
 //! End-to-end tests through the public HTTP interface, against MariaDB (each test in its own
 //! fresh database) and, where named, against the embedded SQLite default.
 mod abuse;
+mod activity;
 mod bad_input;
 mod cli;
 mod delete_account;
 mod docs;
+mod email_change;
 mod enumeration;
 mod flow;
 mod health;

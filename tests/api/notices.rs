@@ -1,5 +1,6 @@
-//! Notices by mail: the owner hears of a changed or reset password once, at their address,
-//! with when and from where, and no secret; `NOTICE_PASSWORD_CHANGED=false` turns it off.
+//! Notices by mail: the owner hears of a changed or reset password, and of a sign-in from an
+//! address never seen, once, at their address, with when and from where, and no secret; each
+//! notice's setting turns it off.
 use crate::helpers::*;
 
 const CHANGED: &str = "Your password was changed";
@@ -78,4 +79,60 @@ async fn with_notice_password_changed_false_no_notice_is_mailed() {
     assert_status(app.reset_password(&email, &code, THIRD_PASSWORD).await, 200).await;
     assert!(notices(&app, &email, CHANGED).is_empty());
     assert!(notices(&app, &email, RESET).is_empty());
+}
+
+const NEW_ADDRESS: &str = "A sign-in from a new address";
+
+#[tokio::test]
+async fn a_sign_in_from_an_address_never_seen_is_told_once_and_a_known_one_never() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let app = test_app()
+            .on(backend)
+            .env(&[("TRUST_FORWARDED_FOR", "true")])
+            .spawn()
+            .await;
+        let email = unique_email();
+        assert_status(app.register(&email, PASSWORD).await, 201).await;
+        // The first sign-in is not news, nor one from where the last came.
+        app.sign_in_from("198.51.100.7", &email).await;
+        app.sign_in_from("198.51.100.7", &email).await;
+        assert!(notices(&app, &email, NEW_ADDRESS).is_empty());
+
+        let grant = app.sign_in_from("203.0.113.9", &email).await;
+        let told = notices(&app, &email, NEW_ADDRESS);
+        assert_eq!(told.len(), 1, "{backend:?}");
+        let text = &told[0];
+        assert!(
+            text.contains("from 203.0.113.9") && text.contains("UTC"),
+            "{text}"
+        );
+        assert!(text.contains("reset.html"), "{text}");
+        let code = app.code_for(&email);
+        let token = grant["token"].as_str().unwrap();
+        for secret in [PASSWORD, code.as_str(), &token[..24]] {
+            assert!(!text.contains(secret), "{text}");
+        }
+
+        // Back at an address it signed in from before, and again at the last one.
+        app.sign_in_from("198.51.100.7", &email).await;
+        app.sign_in_from("198.51.100.7", &email).await;
+        app.sign_in_from("203.0.113.9", &email).await;
+        assert_eq!(notices(&app, &email, NEW_ADDRESS).len(), 1, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn with_notice_new_sign_in_false_a_new_address_is_not_mailed() {
+    let app = test_app()
+        .env(&[
+            ("TRUST_FORWARDED_FOR", "true"),
+            ("NOTICE_NEW_SIGN_IN", "false"),
+        ])
+        .spawn()
+        .await;
+    let email = unique_email();
+    assert_status(app.register(&email, PASSWORD).await, 201).await;
+    app.sign_in_from("198.51.100.7", &email).await;
+    app.sign_in_from("203.0.113.9", &email).await;
+    assert!(notices(&app, &email, NEW_ADDRESS).is_empty());
 }

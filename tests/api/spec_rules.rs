@@ -350,7 +350,9 @@ async fn every_request_body_refuses_the_fields_it_does_not_name() {
     assert_eq!(
         checked,
         [
+            "/change-email",
             "/change-password",
+            "/confirm-email-change",
             "/delete-account",
             "/login",
             "/logout",

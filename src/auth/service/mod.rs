@@ -3,20 +3,26 @@
 //! `sessions` (the session behind a token, sign-out) and `password` (reset by mailed code,
 //! change while signed in). Works on parsed domain values; knows nothing of HTTP or SQL.
 mod account;
+mod activity;
+mod address;
 mod password;
 mod sessions;
 mod sign_in;
 
 use std::sync::Arc;
 
+use super::activity::EventKind;
 use super::keys::KeySet;
 use super::limits::{Checked, Limited, RateLimiter};
 use super::password::{HashError, Verdict};
 use super::{CodeHasher, CodePolicy, LoginPassword, PasswordHasher, TokenKeys, TokenPolicy};
 use crate::mail::{MailError, Mailer, Notice};
+use crate::store::events::{self, NewEvent};
 use crate::store::users::{self, Claimed, UserRecord};
 use crate::store::{self, Db, StoreError};
 
+pub use activity::{ActivityEvent, ActivityPage};
+pub use address::AddressChange;
 pub use password::{ChangeWithCurrent, ResetAttempt, ResetProof, RESET_REQUEST_FLOOR};
 pub use sessions::{Session, SessionGrant, SessionView, SignOutScope};
 pub use sign_in::{CodeAttempt, LoginAttempt, NewAccount};
@@ -41,6 +47,12 @@ pub enum AuthError {
     /// The signed-in user's current password was wrong.
     #[error("Current password is incorrect")]
     WrongCurrentPassword,
+    /// A change-of-address code that is wrong, used, expired or out of tries.
+    #[error("Invalid or expired code")]
+    InvalidAddressCode,
+    /// A change of address to the address the account has.
+    #[error("New address is the current address")]
+    SameAddress,
     #[error("Too many attempts; try again in {} seconds", .0.retry_after_secs())]
     RateLimited(Limited),
     /// The mail service refused the message or could not be reached.
@@ -99,9 +111,78 @@ pub struct AuthService {
     pages_url: Option<String>,
     /// How long a new registration may stay unproven before it is removed; none, forever.
     unproven_lapse: Option<chrono::Duration>,
-    /// Mail the owner when their password is changed or reset.
-    password_notices: bool,
+    /// Which notices are mailed to owners.
+    notices: Notices,
+    /// How long the owner's activity is kept.
+    activity_retention: chrono::Duration,
 }
+
+/// The notices mailed to an account's owner, each on or off. Each says when, from which
+/// address, and what to do if it was not them; none holds a code, token or password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notices {
+    /// The password was changed or reset.
+    pub password_changed: bool,
+    /// The address was changed (mailed to the old one).
+    pub email_changed: bool,
+    /// A sign-in from an address the account never signed in from before.
+    pub new_sign_in_address: bool,
+    /// Sign-in by code locked after too many wrong codes.
+    pub code_sign_in_locked: bool,
+}
+
+impl Notices {
+    pub const ALL: Self = Self {
+        password_changed: true,
+        email_changed: true,
+        new_sign_in_address: true,
+        code_sign_in_locked: true,
+    };
+    pub const NONE: Self = Self {
+        password_changed: false,
+        email_changed: false,
+        new_sign_in_address: false,
+        code_sign_in_locked: false,
+    };
+}
+
+/// How many days the owner's activity is kept unless `with_activity_retention` says.
+pub const ACTIVITY_RETENTION_DAYS: u32 = 90;
+
+/// Where an event of the owner's activity came from: the client address, the short user
+/// agent when the flow has it, and the session a signed-in request ran in.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Origin<'a> {
+    client: &'a str,
+    device: Option<&'a str>,
+    session: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    pub(super) fn client(client: &'a str) -> Self {
+        Self {
+            client,
+            device: None,
+            session: None,
+        }
+    }
+
+    pub(super) fn device(self, device: Option<&'a str>) -> Self {
+        Self { device, ..self }
+    }
+
+    pub(super) fn session(client: &'a str, session: &'a Session) -> Self {
+        Self {
+            client,
+            device: None,
+            session: Some(&session.id),
+        }
+    }
+}
+
+/// One event recorded in this many also prunes a bounded batch past the retention time.
+const PRUNE_EVENTS_ONE_IN: u32 = 100;
+const PRUNE_EVENTS_BATCH: u32 = 500;
 
 impl AuthService {
     pub fn new(
@@ -123,14 +204,60 @@ impl AuthService {
             limiter,
             pages_url: None,
             unproven_lapse: None,
-            password_notices: false,
+            notices: Notices::NONE,
+            activity_retention: chrono::Duration::days(ACTIVITY_RETENTION_DAYS.into()),
         }
     }
 
-    /// Owners are mailed a notice when their password is changed or reset.
-    pub fn with_password_notices(mut self, on: bool) -> Self {
-        self.password_notices = on;
+    /// Which notices owners are mailed.
+    pub fn with_notices(mut self, notices: Notices) -> Self {
+        self.notices = notices;
         self
+    }
+
+    /// The owner's activity is kept this long, then pruned.
+    pub fn with_activity_retention(mut self, keep: std::time::Duration) -> Self {
+        if let Ok(keep) = chrono::Duration::from_std(keep) {
+            self.activity_retention = keep;
+        }
+        self
+    }
+
+    /// Records an event in the owner's activity, before the answer. One record in
+    /// `PRUNE_EVENTS_ONE_IN` first prunes a bounded batch of events past the retention time.
+    async fn record(
+        &self,
+        user_id: i32,
+        kind: EventKind,
+        origin: Origin<'_>,
+        detail: Option<&str>,
+    ) -> Result<(), AuthError> {
+        if rand::random_range(0..PRUNE_EVENTS_ONE_IN) == 0 {
+            self.prune_activity().await?;
+        }
+        let event = NewEvent {
+            user_id,
+            kind: kind.as_str(),
+            client_address: Some(origin.client),
+            user_agent: origin.device,
+            session_id: origin.session,
+            detail,
+        };
+        events::record(&self.db, event).await?;
+        Ok(())
+    }
+
+    /// Deletes a bounded batch of events older than the retention time. Answers how many.
+    pub async fn prune_activity(&self) -> Result<u64, AuthError> {
+        let before = store::now() - self.activity_retention;
+        Ok(events::prune(&self.db, before, PRUNE_EVENTS_BATCH).await?)
+    }
+
+    /// The link to the reset page for a notice, if the pages' address is known.
+    fn reset_page(&self) -> Option<String> {
+        self.pages_url
+            .as_ref()
+            .map(|url| format!("{url}reset.html"))
     }
 
     /// New registrations that no code proves within `lapse` are removed.
@@ -190,21 +317,32 @@ impl AuthService {
     /// store holds for it.
     async fn check_password(
         &self,
-        client: &str,
+        origin: Origin<'_>,
         username: &str,
         claimed: Claimed,
         password: &LoginPassword,
         asked: PasswordFor,
     ) -> Result<UserRecord, AuthError> {
+        let client = origin.client;
         let Claimed {
             user,
             known_address,
         } = claimed;
-        let reserved = self
+        let reserved = match self
             .limiter
             .reserve_password_try(username, client, known_address)
             .await?
-            .map_err(|limited| limited_event(client, "password", limited))?;
+        {
+            Ok(reserved) => reserved,
+            Err(limited) => {
+                if let Some(user) = &user {
+                    let detail = Some("password");
+                    self.record(user.id, EventKind::Limited, origin, detail)
+                        .await?;
+                }
+                return Err(limited_event(client, "password", limited));
+            }
+        };
         let stored = user.as_ref().map(|u| u.stored_password.as_str());
         let verdict = self.passwords.verify(password, stored).await?;
         let user = match (user, verdict) {
@@ -217,7 +355,15 @@ impl AuthService {
                 }
                 user
             }
-            (user, _) => return Err(asked.wrong(client, user.as_ref())),
+            (user, _) => {
+                // The owner sees every wrong password for their account, and where it came
+                // from; a name nobody holds has no one to tell.
+                if let Some(user) = &user {
+                    self.record(user.id, EventKind::WrongPassword, origin, None)
+                        .await?;
+                }
+                return Err(asked.wrong(client, user.as_ref()));
+            }
         };
         // A right password for a disabled account is refused as a wrong one, and its try
         // stays counted.

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use super::{
-    allowed, allowed_for, disabled, limited_event, AuthError, AuthService, PasswordFor, Session,
+    allowed, allowed_for, disabled, limited_event, AuthError, AuthService, Origin, PasswordFor,
+    Session,
 };
+use crate::auth::activity::EventKind;
 use crate::auth::ResetToken;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
 use crate::mail::{CodeMessage, Notice};
@@ -82,7 +84,8 @@ impl AuthService {
             return Ok(());
         };
         let to = Email::parse(&user.username).map_err(|_| purpose.refusal())?;
-        match self.send_code(client, &user, to, purpose, challenge).await {
+        let origin = Origin::client(client);
+        match self.send_code(origin, &user, to, purpose, challenge).await {
             // A failed send answers like a sent one (a 502 would say the account exists);
             // the log has it, and the user can ask again.
             Err(AuthError::MailFailed(err) | AuthError::MailThrottled(err)) => {
@@ -144,7 +147,8 @@ impl AuthService {
             .ok_or_else(|| purpose.refusal())?;
         let stored = match proof {
             ResetProof::Code { code, challenge } => {
-                self.check_code(client, &user, purpose, code, challenge.as_ref())
+                let origin = Origin::client(client);
+                self.check_code(origin, &user, purpose, code, challenge.as_ref())
                     .await?
             }
             ResetProof::Link(token) => self.check_link(&user, token).await?,
@@ -154,32 +158,37 @@ impl AuthService {
         if !users::reset_password(&self.db, user.id, &stored, &hash).await? {
             return Err(purpose.refusal());
         }
+        let by = match proof {
+            ResetProof::Code { .. } => "code",
+            ResetProof::Link(_) => "link",
+        };
         tracing::info!(
             event = "password_reset",
             client,
             user_id = user.id,
-            by = match proof {
-                ResetProof::Code { .. } => "code",
-                ResetProof::Link(_) => "link",
-            },
+            by,
             "password reset; every session ended"
         );
+        self.record(
+            user.id,
+            EventKind::PasswordReset,
+            Origin::client(client),
+            Some(by),
+        )
+        .await?;
         self.notify_password_changed(&user, true, client).await;
         Ok(())
     }
 
     /// Mails the owner that their password changed, when notices are on, before the answer.
     async fn notify_password_changed(&self, user: &UserRecord, reset: bool, client: &str) {
-        if !self.password_notices {
+        if !self.notices.password_changed {
             return;
         }
         let Ok(to) = Email::parse(&user.username) else {
             return;
         };
-        let page = self
-            .pages_url
-            .as_ref()
-            .map(|url| format!("{url}reset.html"));
+        let page = self.reset_page();
         let notice = Notice::password_changed(to, reset, store::now(), client, page.as_deref());
         self.notify(user.id, &notice, "password notice").await;
     }
@@ -209,7 +218,7 @@ impl AuthService {
             return Err(AuthError::InvalidSession);
         }
         self.check_password(
-            client,
+            Origin::session(client, session),
             &session.username,
             claimed,
             current,
@@ -261,6 +270,9 @@ impl AuthService {
             user_id = user.id,
             "password changed; other sessions ended"
         );
+        let origin = Origin::session(client, session);
+        self.record(user.id, EventKind::PasswordChanged, origin, None)
+            .await?;
         self.notify_password_changed(&user, false, client).await;
         Ok(())
     }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use rand::Rng;
 
-use super::{allowed, AuthError, AuthService};
+use super::{allowed, AuthError, AuthService, Origin};
+use crate::auth::activity::EventKind;
 use crate::auth::{RefreshToken, SessionToken};
 use crate::store::refresh_tokens::{self, RefreshRecord};
 use crate::store::sessions::{OpenedBy, SessionRow};
@@ -20,6 +21,8 @@ const PRUNE_BATCH: u32 = 100;
 /// What a sign-in or a refresh hands the client: an access token, and the refresh token that
 /// renews it once, with how long that stays usable.
 pub struct SessionGrant {
+    /// The session's id, as the owner's list of sessions names it.
+    pub session_id: String,
     pub access: SessionToken,
     pub refresh: RefreshToken,
     pub refresh_expires_in: Duration,
@@ -93,6 +96,7 @@ impl AuthService {
                 .tokens
                 .issue(&subject, &user.username, &id, ends)
                 .await?,
+            session_id: id,
             refresh,
             refresh_expires_in: policy.lifetime(now, ends),
         })
@@ -152,6 +156,7 @@ impl AuthService {
             "refreshed"
         );
         Ok(SessionGrant {
+            session_id: record.session_id,
             access,
             refresh: next,
             refresh_expires_in: policy.lifetime(now, ends),
@@ -170,6 +175,13 @@ impl AuthService {
     /// A spent refresh token came back: someone holds a copy. Ends its session.
     async fn reused(&self, client: &str, record: &RefreshRecord) -> Result<AuthError, AuthError> {
         let ended = sessions::revoke(&self.db, record.user_id, &record.session_id).await?;
+        let origin = Origin {
+            client,
+            device: None,
+            session: Some(&record.session_id),
+        };
+        self.record(record.user_id, EventKind::RefreshTokenReused, origin, None)
+            .await?;
         tracing::warn!(
             event = "refresh_token_reused",
             client,
@@ -242,13 +254,17 @@ impl AuthService {
         if !well_formed || !sessions::revoke(&self.db, session.user_id, id).await? {
             return Err(AuthError::UnknownSession);
         }
+        let scope = if id == session.id { "current" } else { "one" };
         tracing::info!(
             event = "signed_out",
             client,
             user_id = session.user_id,
-            scope = if id == session.id { "current" } else { "one" },
+            scope,
             "signed out"
         );
+        let origin = Origin::session(client, session);
+        self.record(session.user_id, EventKind::SignedOut, origin, Some(scope))
+            .await?;
         Ok(())
     }
 
@@ -265,6 +281,13 @@ impl AuthService {
             }
             SignOutScope::All => sessions::revoke_all(&self.db, session.user_id, None).await?,
         };
+        let detail = match scope {
+            SignOutScope::Current => "current",
+            SignOutScope::All => "all",
+        };
+        let origin = Origin::session(client, session);
+        self.record(session.user_id, EventKind::SignedOut, origin, Some(detail))
+            .await?;
         tracing::info!(
             event = "signed_out",
             client,

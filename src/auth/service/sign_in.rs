@@ -1,7 +1,8 @@
 //! The two-step sign-in: register, log in with the password (which mails a code), and verify
 //! the code (which opens a session); with the code steps the password reset shares.
 use super::SessionGrant;
-use super::{allowed, disabled, limited_event, AuthError, AuthService, PasswordFor};
+use super::{allowed, disabled, limited_event, AuthError, AuthService, Origin, PasswordFor};
+use crate::auth::activity::EventKind;
 use crate::auth::limits::CheckedBy;
 use crate::auth::{device, ResetToken};
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
@@ -9,7 +10,7 @@ use crate::mail::{CodeMessage, Notice};
 use crate::store::codes::{Binding, LiveCode};
 use crate::store::sessions::OpenedBy;
 use crate::store::users::{self, UserRecord};
-use crate::store::{self, accounts, codes};
+use crate::store::{self, accounts, codes, events};
 
 /// An account to create.
 #[derive(Debug)]
@@ -66,7 +67,8 @@ impl AuthService {
                     user_id = id,
                     "user registered"
                 );
-                Ok(())
+                self.record(id, EventKind::Registered, Origin::client(client), None)
+                    .await
             }
             Err(users::InsertUserError::UsernameTaken) => Err(AuthError::UsernameTaken),
             Err(users::InsertUserError::Store(err)) => Err(err.into()),
@@ -91,14 +93,17 @@ impl AuthService {
     pub async fn login(
         &self,
         client: &str,
+        user_agent: Option<&str>,
         attempt: &LoginAttempt,
     ) -> Result<Challenge, AuthError> {
         let LoginAttempt { username, password } = attempt;
         allowed(self.limiter.hit_from_address(client).await)?;
         let claimed = users::find_claimed(&self.db, username.as_ref(), client).await?;
+        let device = user_agent.and_then(device::describe);
+        let origin = Origin::client(client).device(device.as_deref());
         let user = self
             .check_password(
-                client,
+                origin,
                 username.as_ref(),
                 claimed,
                 password,
@@ -125,11 +130,14 @@ impl AuthService {
             // ago is still the live one, and this request proved the password as the one that
             // asked for it did: the code now answers to this challenge.
             limited_event(client, purpose.send_limit(), limited);
+            let detail = Some(purpose.send_limit());
+            self.record(user.id, EventKind::Limited, origin, detail)
+                .await?;
             let digest = challenge.digest();
             codes::rebind(&self.db, user.id, purpose.column(), &digest, client).await?;
             return Ok(challenge);
         }
-        self.send_code(client, &user, to, purpose, &challenge)
+        self.send_code(origin, &user, to, purpose, &challenge)
             .await?;
         Ok(challenge)
     }
@@ -140,22 +148,26 @@ impl AuthService {
     /// it back.
     pub(super) async fn send_code(
         &self,
-        client: &str,
+        origin: Origin<'_>,
         user: &UserRecord,
         to: Email,
         purpose: CodePurpose,
         challenge: &Challenge,
     ) -> Result<(), AuthError> {
+        let client = origin.client;
         let code = OneTimeCode::generate();
         let code_hash = self.codes.hash(user.id, &code);
         let expires_at = store::now() + self.code_policy.ttl;
         let token = purpose.mails_a_link().then(ResetToken::generate);
         let (challenge_hash, link_hash) =
             (challenge.digest(), token.as_ref().map(ResetToken::digest));
+        // A change-of-address code is for the address it goes to.
+        let new_username = (purpose == CodePurpose::EmailChange).then(|| to.as_ref().to_owned());
         let binding = Binding {
             challenge_hash: &challenge_hash,
             issued_to: client,
             link_hash: link_hash.as_deref(),
+            new_username: new_username.as_deref(),
         };
         let column = purpose.column();
         codes::replace(&self.db, user.id, column, &code_hash, binding, expires_at).await?;
@@ -180,7 +192,12 @@ impl AuthService {
             purpose = ?purpose,
             "code sent"
         );
-        Ok(())
+        let kind = match purpose {
+            CodePurpose::EmailChange => EventKind::EmailChangeRequested,
+            _ => EventKind::CodeSent,
+        };
+        self.record(user.id, kind, origin, Some(purpose.name()))
+            .await
     }
 
     /// The link in a reset mail, if the pages' address is known.
@@ -199,7 +216,7 @@ impl AuthService {
     /// does not reach the code (see `reaches`) changes nothing: no try, no limit, no lock.
     pub(super) async fn check_code(
         &self,
-        client: &str,
+        origin: Origin<'_>,
         user: &UserRecord,
         purpose: CodePurpose,
         code: &OneTimeCode,
@@ -213,16 +230,16 @@ impl AuthService {
         )
         .await?;
         let offered = OfferedCode { code, challenge };
-        self.try_code(client, user, purpose, live, offered, Spend::Later)
+        self.try_code(origin, user, purpose, live, offered, Spend::Later)
             .await
     }
 
     /// `check_code` on a live code already read. With `Spend::SigningIn` a right sign-in code
     /// is spent, and the sign-in recorded, by the statement that counts its try; with
     /// `Spend::Later` the caller spends it.
-    async fn try_code(
+    pub(super) async fn try_code(
         &self,
-        client: &str,
+        origin: Origin<'_>,
         user: &UserRecord,
         purpose: CodePurpose,
         live: Option<LiveCode>,
@@ -230,6 +247,7 @@ impl AuthService {
         spend: Spend,
     ) -> Result<String, AuthError> {
         let (column, max_attempts) = (purpose.column(), self.code_policy.max_attempts);
+        let client = origin.client;
         // A check that does not reach the code changes nothing. The caller took the limits.
         let live = live
             .filter(|live| reaches(live, offered.challenge, client))
@@ -254,8 +272,10 @@ impl AuthService {
                 purpose = ?purpose,
                 "wrong code"
             );
+            self.record(user.id, EventKind::WrongCode, origin, Some(purpose.name()))
+                .await?;
             if purpose.counts_wrong_codes() {
-                self.count_wrong_code(client, user).await?;
+                self.count_wrong_code(origin, user).await?;
             }
             return Err(purpose.refusal());
         }
@@ -295,10 +315,18 @@ impl AuthService {
             .limiter
             .hit_checking_sign_in_code(client, reached)
             .await?;
-        match checked {
-            Ok(()) => {}
-            Err((CheckedBy::Address, limited)) => return Err(AuthError::RateLimited(limited)),
-            Err((CheckedBy::Username, limited)) => {
+        let device = user_agent.and_then(device::describe);
+        let origin = Origin::client(client).device(device.as_deref());
+        match (checked, &found) {
+            (Ok(()), _) => {}
+            (Err((CheckedBy::Address, limited)), _) => return Err(AuthError::RateLimited(limited)),
+            (Err((CheckedBy::Username, limited)), Some((user, _))) => {
+                let detail = Some(purpose.check_limit());
+                self.record(user.id, EventKind::Limited, origin, detail)
+                    .await?;
+                return Err(limited_event(client, purpose.check_limit(), limited));
+            }
+            (Err((CheckedBy::Username, limited)), None) => {
                 return Err(limited_event(client, purpose.check_limit(), limited))
             }
         }
@@ -309,7 +337,7 @@ impl AuthService {
         };
         // Spending the code ends the run of wrong codes and records the sign-in.
         self.try_code(
-            client,
+            origin,
             &user,
             purpose,
             Some(live),
@@ -317,23 +345,65 @@ impl AuthService {
             Spend::SigningIn,
         )
         .await?;
-        let device = user_agent.and_then(device::describe);
         let opened_by = OpenedBy {
             client_address: client,
             user_agent: device.as_deref(),
         };
+        // Asked before this sign-in is recorded: has the account signed in from here before?
+        let new_address = self.signs_in_from_a_new_address(&user, client).await?;
         let session = self.open_session(&user, &opened_by).await?;
         tracing::info!(event = "signed_in", client, user_id = user.id, "signed in");
+        let origin = Origin {
+            session: Some(&session.session_id),
+            ..origin
+        };
+        self.record(user.id, EventKind::SignedIn, origin, None)
+            .await?;
+        if new_address {
+            if let Ok(to) = Email::parse(&user.username) {
+                let page = self.reset_page();
+                let notice = Notice::new_sign_in_address(to, store::now(), client, page.as_deref());
+                self.notify(user.id, &notice, "new-address notice").await;
+            }
+        }
         Ok(session)
+    }
+
+    /// Whether this sign-in comes from an address the account never signed in from, as far
+    /// as the kept activity tells, and its owner wants to hear of it. The first sign-in of an
+    /// account is not news, and the address of the last one needs no look.
+    async fn signs_in_from_a_new_address(
+        &self,
+        user: &UserRecord,
+        client: &str,
+    ) -> Result<bool, AuthError> {
+        if !self.notices.new_sign_in_address || client == "unknown" {
+            return Ok(false);
+        }
+        match user.last_sign_in_from.as_deref() {
+            None => Ok(false),
+            Some(last) if last == client => Ok(false),
+            Some(_) => {
+                let signed_in = EventKind::SignedIn.as_str();
+                Ok(!events::signed_in_from(&self.db, user.id, signed_in, client).await?)
+            }
+        }
     }
 
     /// Counts a wrong code across codes; the one that reaches the lock kills the live code and
     /// tells the owner, whose password someone else must know.
-    async fn count_wrong_code(&self, client: &str, user: &UserRecord) -> Result<(), AuthError> {
+    async fn count_wrong_code(
+        &self,
+        origin: Origin<'_>,
+        user: &UserRecord,
+    ) -> Result<(), AuthError> {
+        let client = origin.client;
         let lock = self.code_policy.lock_after;
         if !users::record_wrong_code(&self.db, user.id, lock).await? {
             return Ok(());
         }
+        self.record(user.id, EventKind::Locked, origin, None)
+            .await?;
         tracing::warn!(
             event = "code_sign_in_locked",
             client,
@@ -342,6 +412,9 @@ impl AuthService {
         );
         let purpose = CodePurpose::SignIn;
         codes::discard_all(&self.db, user.id, purpose.column()).await?;
+        if !self.notices.code_sign_in_locked {
+            return Ok(());
+        }
         let to = Email::parse(&user.username).map_err(|_| purpose.refusal())?;
         // The lock holds either way; the owner learns of it at the next sign-in attempt.
         let notice = Notice::code_sign_in_locked(to, lock);
@@ -352,15 +425,15 @@ impl AuthService {
 
 /// A code a request offers, with the challenge it carries.
 #[derive(Clone, Copy)]
-struct OfferedCode<'a> {
-    code: &'a OneTimeCode,
-    challenge: Option<&'a Challenge>,
+pub(super) struct OfferedCode<'a> {
+    pub(super) code: &'a OneTimeCode,
+    pub(super) challenge: Option<&'a Challenge>,
 }
 
 /// When a right code is spent: by the statement that counts its try, which also records the
 /// sign-in, or by the caller (a reset spends it together with the new password).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Spend {
+pub(super) enum Spend {
     SigningIn,
     Later,
 }
@@ -391,6 +464,7 @@ mod tests {
             challenge_hash: Some(challenge.digest()),
             issued_to: Some(issued_to.into()),
             link_hash: None,
+            new_username: None,
         }
     }
 
@@ -416,6 +490,7 @@ mod tests {
             challenge_hash: None,
             issued_to: None,
             link_hash: None,
+            new_username: None,
         };
         assert!(reaches(&unbound, None, "203.0.113.66"));
     }
