@@ -1,6 +1,7 @@
 //! `GET /me/activity`: the security events of the signed-in user's account, newest first, a
 //! page at a time.
 use poem::web::Data;
+use poem_openapi::error::ParseParamError;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -9,7 +10,7 @@ use super::errors::{answer, answers_failures, rejected};
 use super::objects::{ActivityList, ApiMessage};
 use super::session::{bearer_failure, BearerToken};
 use super::spec::ApiTags;
-use crate::auth::activity::{Cursor, PageSize, PageSizeError};
+use crate::auth::activity::{Cursor, CursorError, PageSize, PageSizeError};
 use crate::auth::AuthService;
 
 pub struct ActivityApi;
@@ -31,9 +32,11 @@ impl ActivityApi {
         auth: Data<&AuthService>,
         token: BearerToken,
         /// How many events the page holds: 1 to 100, 20 when left out.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// Where the page starts: the `next_cursor` of the page before; the newest events when
         /// left out.
+        #[oai(validator(pattern = r"^[1-9][0-9]{0,17}$"))]
         cursor: Query<Option<String>>,
     ) -> ActivityResponse {
         answer(async {
@@ -81,14 +84,16 @@ answers_failures!(ActivityResponse {
     bad_request: BadRequest,
 });
 
-/// A missing bearer token is the 401 a bad one gets; a `limit` that is no number is the 400
-/// one out of range gets.
+/// A missing bearer token is the 401 a bad one gets; a `limit` or `cursor` outside its schema
+/// is the 400 the domain's rule gives.
 fn activity_bad_request(err: poem::Error) -> ActivityResponse {
-    match bearer_failure(&err) {
-        Some(body) => ActivityResponse::Unauthorized(body),
-        None => {
-            tracing::debug!(error = %err, "unparseable activity query");
-            ActivityResponse::BadRequest(rejected(&PageSizeError))
-        }
+    if let Some(body) = bearer_failure(&err) {
+        return ActivityResponse::Unauthorized(body);
     }
+    tracing::debug!(error = %err, "unparseable activity query");
+    let body = match err.downcast_ref::<ParseParamError>() {
+        Some(param) if param.name == "cursor" => rejected(&CursorError),
+        _ => rejected(&PageSizeError),
+    };
+    ActivityResponse::BadRequest(body)
 }

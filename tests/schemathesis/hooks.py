@@ -85,13 +85,15 @@ def _code_for(username):
 def _register(username, case):
     """Creates `username` and answers its password.
 
-    For /change-password the password is the case's own `current_password` when the policy
-    takes it, so a generated change can succeed; with a fixed password every case would meet
-    only "Current password is incorrect". Cases whose current password the policy refuses (too
-    short, breached, control characters, not an object) keep PASSWORD and test that 401.
+    For the operations that check the current password (/change-password, /change-email) the
+    password is the case's own `current_password` when the policy takes it, so a generated
+    change can succeed; with a fixed password every case would meet only "Current password is
+    incorrect". Cases whose current password the policy refuses (too short, breached, control
+    characters, not an object) keep PASSWORD and test that 401.
     """
     body = case.body if isinstance(case.body, dict) else {}
-    current = body.get("current_password") if case.operation.path == "/change-password" else None
+    checks_current = case.operation.path in ("/change-password", "/change-email")
+    current = body.get("current_password") if checks_current else None
     if isinstance(current, str):
         try:
             _post("/register", {"username": username, "password": current})
@@ -104,9 +106,12 @@ def _register(username, case):
 
 
 # No caching: /logout ends the session it is called with, /change-password ends the user's
-# other sessions and counts wrong current passwords against its user, so each case gets a user
-# and a session of its own, and nothing one case does reaches another.
-@schemathesis.auth(refresh_interval=None).apply_to(path=["/me", "/logout", "/change-password"])
+# other sessions and counts wrong current passwords against its user, /change-email mails codes
+# against its user's limits, so each case gets a user and a session of its own, and nothing one
+# case does reaches another.
+@schemathesis.auth(refresh_interval=None).apply_to(
+    path=["/me", "/logout", "/change-password", "/me/activity", "/change-email", "/confirm-email-change"]
+)
 class FreshSession:
     def get(self, case, ctx):
         username = f"fuzz-{uuid.uuid4().hex[:16]}@example.com"
