@@ -101,12 +101,11 @@ pub struct AccountDeletion {
     pub current_password: SignInPasswordText,
 }
 
-/// The address the signed-in user moves to, with their current password. Other fields are
-/// refused.
+/// The address the signed-in user moves to (`new_username`, by the same rules as at
+/// registration), with their current password. Other fields are refused.
 #[derive(Debug, Object)]
 #[oai(example, deny_unknown_fields)]
 pub struct EmailChangeRequest {
-    /// The new address, by the same rules as at registration.
     pub new_username: UsernameText,
     pub current_password: SignInPasswordText,
 }

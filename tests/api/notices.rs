@@ -136,3 +136,45 @@ async fn with_notice_new_sign_in_false_a_new_address_is_not_mailed() {
     app.sign_in_from("203.0.113.9", &email).await;
     assert!(notices(&app, &email, NEW_ADDRESS).is_empty());
 }
+
+#[tokio::test]
+async fn with_the_lock_and_address_notices_off_neither_is_mailed_and_both_still_happen() {
+    let app = test_app()
+        .env(&[
+            ("OTP_LOCK_AFTER", "1"),
+            ("NOTICE_CODE_SIGN_IN_LOCKED", "false"),
+            ("NOTICE_EMAIL_CHANGED", "false"),
+        ])
+        .spawn()
+        .await;
+    let (locked, old, new) = (unique_email(), unique_email(), unique_email());
+    assert_status(app.register(&locked, PASSWORD).await, 201).await;
+    assert_status(app.login(&locked, PASSWORD).await, 200).await;
+    let code = app.code_for(&locked);
+    assert_status(app.verify(&locked, &other_than(&code)).await, 401).await;
+    assert_status(app.verify(&locked, &code).await, 401).await;
+    assert!(notices(&app, &locked, "Sign-in to your account is locked").is_empty());
+
+    let token = app.sign_in(&old).await;
+    let change = serde_json::json!({"new_username": new, "current_password": PASSWORD});
+    let asked = app
+        .client
+        .post(app.url("/change-email"))
+        .bearer_auth(&token)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_status(asked, 200).await;
+    let confirm = serde_json::json!({"code": app.address_code_for(&new)});
+    let confirmed = app
+        .client
+        .post(app.url("/confirm-email-change"))
+        .bearer_auth(&token)
+        .json(&confirm)
+        .send()
+        .await
+        .unwrap();
+    assert_status(confirmed, 200).await;
+    assert!(notices(&app, &old, "Your account's address was changed").is_empty());
+}

@@ -6,7 +6,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sesv2::config::{Credentials, SharedCredentialsProvider};
 use otp_login::config::SesSettings;
 use otp_login::mail::SesMailer;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -229,5 +229,65 @@ async fn a_reset_request_for_an_unknown_account_sends_its_decoy_through_ses() {
     assert!(
         delivered_to(&unknown).await.is_empty(),
         "nothing reaches the address asked for"
+    );
+}
+
+#[tokio::test]
+async fn an_address_change_sends_its_code_to_the_new_address_and_its_notice_to_the_old_through_ses()
+{
+    let aws = aws_config(&ses_endpoint()).await;
+    let sender = verified_sender(&aws).await;
+    let app = test_app()
+        .env(&[("TRUST_FORWARDED_FOR", "true")])
+        .mailer(ses_mailer(&aws, &sender, Duration::from_secs(5)))
+        .spawn()
+        .await;
+    let (old, new) = (unique_email(), unique_email());
+    assert_status(app.register(&old, PASSWORD).await, 201).await;
+    let mut token = String::new();
+    for (address, mails) in [("198.51.100.7", 1), ("203.0.113.9", 3)] {
+        let login = json!({"username": old, "password": PASSWORD});
+        let challenge = challenge_of(app.post_from(address, "/login", &login).await).await;
+        let delivered = delivered_to(&old).await;
+        let code = code_in(&delivered.last().unwrap().1);
+        let verify = json!({"username": old, "code": code, "challenge": challenge});
+        let grant = assert_status(app.post_from(address, "/verify", &verify).await, 200).await;
+        token = grant["token"].as_str().unwrap().to_owned();
+        assert_eq!(delivered_to(&old).await.len(), mails, "{address}");
+    }
+    assert_eq!(
+        delivered_to(&old).await[2].0,
+        "A sign-in from a new address"
+    );
+
+    let change = json!({"new_username": new, "current_password": PASSWORD});
+    let asked = app
+        .client
+        .post(app.url("/change-email"))
+        .bearer_auth(&token)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_status(asked, 200).await;
+    let to_new = delivered_to(&new).await;
+    assert_eq!(to_new.len(), 1);
+    assert_eq!(to_new[0].0, "Confirm your new address");
+    let confirmed = app
+        .client
+        .post(app.url("/confirm-email-change"))
+        .bearer_auth(&token)
+        .json(&json!({"code": code_in(&to_new[0].1)}))
+        .send()
+        .await
+        .unwrap();
+    assert_status(confirmed, 200).await;
+    let to_old = delivered_to(&old).await;
+    assert_eq!(to_old.len(), 4, "{to_old:?}");
+    assert_eq!(to_old[3].0, "Your account's address was changed");
+    assert_eq!(
+        delivered_to(&new).await.len(),
+        1,
+        "the notice goes to the old address only"
     );
 }

@@ -40,7 +40,9 @@ def email():
 
 
 class ServerLog:
-    """Reads codes the development mailer wrote to the server's output."""
+    """Reads codes the development mailer wrote to the server's output. A code's purpose is
+    `SignIn`, `PasswordReset` or `EmailChange` (the "Confirm your new address" mail, which goes
+    to the new address)."""
 
     def __init__(self, path):
         self.path = path

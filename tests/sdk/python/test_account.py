@@ -1,17 +1,29 @@
 """The rest of an account's life through the generated SDK: password reset by emailed code,
-password change, sign-out on the server, and the list of the account's sessions."""
+password change, sign-out on the server, the list of the account's sessions, its activity, and
+a change of address proven by a code mailed to the new one."""
 
 from http import HTTPStatus
 
 from otp_login_client import AuthenticatedClient
-from otp_login_client.api.account import change_password, delete_account, request_password_reset, reset_password
+from otp_login_client.api.account import (
+    change_email,
+    change_password,
+    confirm_email_change,
+    delete_account,
+    request_password_reset,
+    reset_password,
+)
 from otp_login_client.api.auth import login, register, verify
-from otp_login_client.api.session import end_session, get_current_user, list_sessions, logout
+from otp_login_client.api.session import end_session, get_current_user, list_activity, list_sessions, logout
 from otp_login_client.models import (
     AccountDeletion,
+    ActivityList,
     CodeSent,
     CodeSubmission,
     Credentials,
+    EmailChangeConfirmation,
+    EmailChanged,
+    EmailChangeRequest,
     PasswordChange,
     PasswordReset,
     PasswordResetRequest,
@@ -19,6 +31,7 @@ from otp_login_client.models import (
     SignOut,
     SignOutScope,
 )
+from otp_login_client.types import UNSET
 
 PASSWORD = "correct-horse-42"
 NEW_PASSWORD = "a brand new passphrase"
@@ -40,6 +53,11 @@ def sign_in(client, server_log, email, password=PASSWORD):
 def me_status(base_url, token):
     with AuthenticatedClient(base_url=base_url, token=token) as authed:
         return get_current_user.sync_detailed(client=authed).status_code
+
+
+def given(value):
+    """An optional field's value, None when the answer left it out."""
+    return None if value is UNSET else value
 
 
 def register_user(client, email):
@@ -196,3 +214,102 @@ def test_deleting_the_account_needs_the_password_and_frees_the_address(client, b
         assert deleted.parsed.message == "Account deleted"
     assert me_status(base_url, token) == HTTPStatus.UNAUTHORIZED
     register_user(client, email)
+
+
+def test_the_activity_lists_a_wrong_password_and_the_sign_ins_newest_first_a_page_at_a_time(
+    client, base_url, email, server_log
+):
+    register_user(client, email)
+    sign_in(client, server_log, email)
+    token = sign_in(client, server_log, email)
+    wrong = login.sync_detailed(client=client, body=Credentials(username=email, password="not-the-password"))
+    assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+    with AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True) as authed:
+        sessions = list_sessions.sync_detailed(client=authed).parsed.sessions
+        (this,) = [s.id for s in sessions if s.current]
+        (earlier,) = [s.id for s in sessions if not s.current]
+        listed = list_activity.sync_detailed(client=authed, limit=100)
+        assert listed.status_code == HTTPStatus.OK, listed.content
+        whole = listed.parsed
+        assert isinstance(whole, ActivityList)
+        assert (whole.success, whole.message, whole.next_cursor) == (True, "Activity", UNSET)
+        events = whole.events
+        # Each sign-in names the session it opened; only this token's is the current one.
+        assert [(e.event, given(e.detail), given(e.session_id), e.current_session) for e in events] == [
+            ("wrong_password", None, None, False),
+            ("signed_in", None, this, True),
+            ("code_sent", "sign_in", None, False),
+            ("signed_in", None, earlier, False),
+            ("code_sent", "sign_in", None, False),
+            ("registered", None, None, False),
+        ]
+        assert all(e.client_address == "127.0.0.1" for e in events), [e.to_dict() for e in events]
+        assert [e.at for e in events] == sorted((e.at for e in events), reverse=True)
+
+        # Two at a time, each page's `next_cursor` to the next: every event once, in order.
+        pages, cursor = [], UNSET
+        while True:
+            page = list_activity.sync_detailed(client=authed, limit=2, cursor=cursor)
+            assert page.status_code == HTTPStatus.OK, page.content
+            pages.append([e.to_dict() for e in page.parsed.events])
+            cursor = page.parsed.next_cursor
+            if cursor is UNSET:
+                break
+            assert len(pages) < len(events), "the cursors never reach a last page"
+        assert [len(p) for p in pages] == [2, 2, 2]
+        assert [e for p in pages for e in p] == [e.to_dict() for e in events]
+
+        for limit, cursor, message in [
+            (0, UNSET, "Limit must be between 1 and 100"),
+            (101, UNSET, "Limit must be between 1 and 100"),
+            (2, "abc", "Invalid cursor"),
+        ]:
+            refused = list_activity.sync_detailed(client=authed, limit=limit, cursor=cursor)
+            assert refused.status_code == HTTPStatus.BAD_REQUEST, (limit, cursor)
+            assert (refused.parsed.success, refused.parsed.message) == (False, message)
+
+
+def test_changing_the_address_needs_the_password_and_the_code_mailed_to_the_new_one(
+    client, base_url, email, server_log
+):
+    new = email.replace("@", "-new@")
+    register_user(client, email)
+    here = sign_in(client, server_log, email)
+    elsewhere = sign_in(client, server_log, email)
+    with AuthenticatedClient(base_url=base_url, token=here, raise_on_unexpected_status=True) as authed:
+        wrong = change_email.sync_detailed(
+            client=authed, body=EmailChangeRequest(new_username=new, current_password="not my password")
+        )
+        assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+        assert (wrong.parsed.success, wrong.parsed.message) == (False, "Current password is incorrect")
+        assert server_log.codes(new, purpose="EmailChange") == []
+
+        asked = change_email.sync_detailed(
+            client=authed, body=EmailChangeRequest(new_username=new, current_password=PASSWORD)
+        )
+        assert asked.status_code == HTTPStatus.OK, asked.content
+        assert (asked.parsed.success, asked.parsed.message) == (True, "Code sent to the new address")
+        code = server_log.code_after(new, seen=0, purpose="EmailChange")
+        assert server_log.codes(email, purpose="EmailChange") == []
+
+    # The code is for the session that asked.
+    with AuthenticatedClient(base_url=base_url, token=elsewhere, raise_on_unexpected_status=True) as other:
+        refused = confirm_email_change.sync_detailed(client=other, body=EmailChangeConfirmation(code=code))
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+    assert (refused.parsed.success, refused.parsed.message) == (False, "Invalid or expired code")
+
+    with AuthenticatedClient(base_url=base_url, token=here, raise_on_unexpected_status=True) as authed:
+        assert get_current_user.sync_detailed(client=authed).parsed.username == email, "nothing changed yet"
+        confirmed = confirm_email_change.sync_detailed(client=authed, body=EmailChangeConfirmation(code=code))
+        assert confirmed.status_code == HTTPStatus.OK, confirmed.content
+        assert isinstance(confirmed.parsed, EmailChanged)
+        assert (confirmed.parsed.success, confirmed.parsed.message) == (True, "Email address changed")
+        assert confirmed.parsed.username == new
+        assert get_current_user.sync_detailed(client=authed).parsed.username == new
+    assert me_status(base_url, elsewhere) == HTTPStatus.UNAUTHORIZED
+
+    old = login.sync_detailed(client=client, body=Credentials(username=email, password=PASSWORD))
+    assert old.status_code == HTTPStatus.UNAUTHORIZED
+    assert old.parsed.message == "Invalid username or password"
+    with AuthenticatedClient(base_url=base_url, token=sign_in(client, server_log, new)) as again:
+        assert get_current_user.sync_detailed(client=again).parsed.username == new

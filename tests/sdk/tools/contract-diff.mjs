@@ -212,17 +212,26 @@ function typeOf(schema) {
   return schema.type ?? (schema.properties ? "object" : undefined);
 }
 
-/** Resolves local $refs and merges `allOf` into one schema. */
+/**
+ * Resolves local $refs and merges `allOf` into one schema. A part's keywords count as the
+ * schema's own (poem-openapi wraps a `$ref` in `allOf` to give a field its own description, and
+ * the `$ref`'s format, pattern and bounds still bind that field); where parts disagree, the
+ * tighter bound wins.
+ */
 function flatten(doc, schema, depth = 0) {
   const s = deref(doc, schema);
   if (!s.allOf || depth > 20) return s;
   const merged = { ...s, properties: { ...(s.properties ?? {}) }, required: [...(s.required ?? [])] };
   delete merged.allOf;
   for (const part of s.allOf) {
-    const p = flatten(doc, part, depth + 1);
-    merged.type ??= p.type;
-    Object.assign(merged.properties, p.properties ?? {});
-    merged.required.push(...(p.required ?? []));
+    const { properties, required, ...p } = flatten(doc, part, depth + 1);
+    Object.assign(merged.properties, properties ?? {});
+    merged.required.push(...(required ?? []));
+    for (const [key, value] of Object.entries(p)) {
+      if (merged[key] === undefined) merged[key] = value;
+      else if (key in LOWER_BOUNDS) merged[key] = Math.max(merged[key], value);
+      else if (key in UPPER_BOUNDS) merged[key] = Math.min(merged[key], value);
+    }
   }
   return merged;
 }

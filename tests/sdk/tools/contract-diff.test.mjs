@@ -94,6 +94,9 @@ describe("breakingChanges", () => {
       "POST /change-password request body.current_password: now restricted to format password",
       "POST /change-password request body.new_password: minLength raised from 8 to 10",
       "POST /delete-account request body.current_password: now restricted to format password",
+      "POST /change-email request body.new_username: maxLength lowered from 254 to 200",
+      "POST /change-email request body.current_password: now restricted to format password",
+      "POST /confirm-email-change request body.code: pattern changed from ^[0-9]{6}$ to ^[0-9]{8}$",
     ]);
   });
 
@@ -153,7 +156,7 @@ describe("breakingChanges", () => {
       s.components.schemas.CurrentUser.properties.locale = { type: "string" };
       s.components.schemas.CurrentUser.required.push("locale");
       s.paths["/register"].post.responses["422"] = s.paths["/register"].post.responses["409"];
-      s.paths["/me/activity"] = { get: { operationId: "listActivity", responses: { 200: { description: "Activity" } } } };
+      s.paths["/me/devices"] = { get: { operationId: "listDevices", responses: { 200: { description: "Devices" } } } };
     });
     assert.deepEqual(found, []);
   });

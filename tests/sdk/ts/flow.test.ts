@@ -286,6 +286,106 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
     assert.equal(await meStatus(third), 401);
   });
 
+  it("lists a wrong password and the sign-ins newest first, and its cursors walk every event once", async () => {
+    const email = uniqueEmail("ts");
+    await register(email);
+    await signIn(email);
+    const token = await signIn(email);
+    const wrong = await api.POST("/login", { body: { username: email, password: "not-the-password" } });
+    assert.equal(wrong.response.status, 401);
+    const sessions = (await api.GET("/sessions", { headers: bearer(token) })).data?.sessions ?? [];
+    const current = sessions.find((s) => s.current)?.id;
+    const earlier = sessions.find((s) => !s.current)?.id;
+    assert.ok(current && earlier, JSON.stringify(sessions));
+
+    const listed = await api.GET("/me/activity", { headers: bearer(token), params: { query: { limit: 100 } } });
+    assert.equal(listed.response.status, 200, JSON.stringify(listed.error));
+    assert.ok(listed.data, "a 200 answer has a body");
+    const { events, ...page } = listed.data;
+    assert.deepEqual(page, { success: true, message: "Activity" }, "one page: no next_cursor");
+    // Each sign-in names the session it opened; only this token's is the current one.
+    assert.deepEqual(
+      events.map((e) => [e.event, e.detail, e.session_id, e.current_session]),
+      [
+        ["wrong_password", undefined, undefined, false],
+        ["signed_in", undefined, current, true],
+        ["code_sent", "sign_in", undefined, false],
+        ["signed_in", undefined, earlier, false],
+        ["code_sent", "sign_in", undefined, false],
+        ["registered", undefined, undefined, false],
+      ],
+    );
+    assert.ok(events.every((e) => e.client_address === "127.0.0.1"), JSON.stringify(events));
+    const times = events.map((e) => Date.parse(e.at));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+
+    // Two at a time, each page's `next_cursor` to the next: every event once, in order.
+    const pages: (typeof events)[] = [];
+    let cursor: string | undefined;
+    do {
+      const next = await api.GET("/me/activity", { headers: bearer(token), params: { query: { limit: 2, cursor } } });
+      assert.equal(next.response.status, 200, JSON.stringify(next.error));
+      pages.push(next.data?.events ?? []);
+      cursor = next.data?.next_cursor;
+      assert.ok(pages.length <= events.length, "the cursors never reach a last page");
+    } while (cursor !== undefined);
+    assert.deepEqual(pages.map((p) => p.length), [2, 2, 2]);
+    assert.deepEqual(pages.flat(), events);
+
+    for (const [query, message] of [
+      [{ limit: 0 }, "Limit must be between 1 and 100"],
+      [{ limit: 101 }, "Limit must be between 1 and 100"],
+      [{ limit: 2, cursor: "abc" }, "Invalid cursor"],
+    ] as const) {
+      const refused = await api.GET("/me/activity", { headers: bearer(token), params: { query } });
+      assert.equal(refused.response.status, 400, JSON.stringify(query));
+      assert.deepEqual(refused.error, { success: false, message });
+    }
+  });
+
+  it("changes the address with the current password and the code mailed to the new one", async () => {
+    const email = uniqueEmail("ts");
+    const newAddress = email.replace("@", "-new@");
+    await register(email);
+    const here = await signIn(email);
+    const elsewhere = await signIn(email);
+
+    const wrong = await api.POST("/change-email", {
+      headers: bearer(here),
+      body: { new_username: newAddress, current_password: "not my password" },
+    });
+    assert.equal(wrong.response.status, 401);
+    assert.deepEqual(wrong.error, { success: false, message: "Current password is incorrect" });
+    assert.deepEqual(codesFor(newAddress, "EmailChange"), []);
+
+    const asked = await api.POST("/change-email", {
+      headers: bearer(here),
+      body: { new_username: newAddress, current_password: password },
+    });
+    assert.equal(asked.response.status, 200, JSON.stringify(asked.error));
+    assert.deepEqual(asked.data, { success: true, message: "Code sent to the new address" });
+    const code = await codeAfter(newAddress, 0, 10_000, "EmailChange");
+    assert.deepEqual(codesFor(email, "EmailChange"), []);
+
+    // The code is for the session that asked.
+    const refused = await api.POST("/confirm-email-change", { headers: bearer(elsewhere), body: { code } });
+    assert.equal(refused.response.status, 401);
+    assert.deepEqual(refused.error, { success: false, message: "Invalid or expired code" });
+    assert.equal((await api.GET("/me", { headers: bearer(here) })).data?.username, email, "nothing changed yet");
+
+    const confirmed = await api.POST("/confirm-email-change", { headers: bearer(here), body: { code } });
+    assert.equal(confirmed.response.status, 200, JSON.stringify(confirmed.error));
+    assert.deepEqual(confirmed.data, { success: true, message: "Email address changed", username: newAddress });
+    assert.equal((await api.GET("/me", { headers: bearer(here) })).data?.username, newAddress);
+    assert.equal(await meStatus(elsewhere), 401);
+
+    const old = await api.POST("/login", { body: { username: email, password } });
+    assert.equal(old.response.status, 401);
+    assert.deepEqual(old.error, { success: false, message: "Invalid username or password" });
+    const again = await signIn(newAddress);
+    assert.equal((await api.GET("/me", { headers: bearer(again) })).data?.username, newAddress);
+  });
+
   it("deletes the account with the current password, after which the address registers again", async () => {
     const email = uniqueEmail("ts");
     await register(email);

@@ -21,8 +21,11 @@ export function uniqueEmail(kind: string): string {
   return `sdk-${kind}-${run}-${counter++}@example.com`;
 }
 
-/** What a code is for, as the development mailer's log line names it. */
-export type Purpose = "SignIn" | "PasswordReset";
+/**
+ * What a code is for, as the development mailer's log line names it. `EmailChange` is the
+ * "Confirm your new address" mail, which goes to the new address.
+ */
+export type Purpose = "SignIn" | "PasswordReset" | "EmailChange";
 
 /** Every code of `purpose` the development mailer logged for `email`, oldest first. */
 export function codesFor(email: string, purpose: Purpose = "SignIn"): string[] {
