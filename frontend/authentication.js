@@ -36,6 +36,12 @@
     }),
     changePassword: (token, currentPassword, newPassword) =>
       call("POST", "/change-password", { current_password: currentPassword, new_password: newPassword }, token),
+    // `cursor` is the `next_cursor` of the page before; none asks for the newest events.
+    listActivity: (token, cursor) =>
+      call("GET", "/me/activity" + (cursor ? "?cursor=" + encodeURIComponent(cursor) : ""), undefined, token),
+    changeEmail: (token, newUsername, currentPassword) =>
+      call("POST", "/change-email", { new_username: newUsername, current_password: currentPassword }, token),
+    confirmEmailChange: (token, code) => call("POST", "/confirm-email-change", { code }, token),
   };
 
   // The challenge a /login or /request-password-reset answer carried goes back with its code,
@@ -109,6 +115,15 @@
       }
       if (result.status === 401) return { text: "This link has expired or was already used. Send yourself a new code." };
     }
+    // The address these speak of is the new one, never the account's own.
+    if (operation === "changeEmail") {
+      if (message === "Username is required") return { field: "username", text: "Enter the new email address." };
+      if (message === "New address is the current address") return { field: "username", text: "That is already your address." };
+      if (result.status === 409) return { field: "username", text: "Another account already has this address." };
+    }
+    if (operation === "confirmEmailChange" && result.status === 409) {
+      return { text: "Another account took this address after the code was sent. Choose a different one." };
+    }
     if (result.status === 400) {
       const field = /^(Username|Password|Code)\b/.exec(message);
       if (field) return { field: field[1].toLowerCase(), text: FIELD_WORDING[message] || message };
@@ -116,10 +131,11 @@
     }
     if (result.status === 401) {
       if (operation === "login") return { text: "Wrong email or password. Check both and try again." };
-      if (operation === "verify" || operation === "resetPassword") {
+      if (operation === "verify" || operation === "resetPassword" ||
+          (operation === "confirmEmailChange" && message === "Invalid or expired code")) {
         return { text: "That code is wrong or has expired. Check the newest email, or send a new code." };
       }
-      if (operation === "changePassword" && message === "Current password is incorrect") {
+      if ((operation === "changePassword" || operation === "changeEmail") && message === "Current password is incorrect") {
         return { field: "current", text: "That is not your current password." };
       }
       return { text: "Your session has ended. Please sign in again.", link: { href: "login.html", text: "Sign in" } };
@@ -141,6 +157,53 @@
     if (result.status === 503) return { text: "The service is briefly unavailable. Please try again in a moment." };
     if (result.status >= 500) return { text: "Something went wrong on our side. Please try again." };
     return { text: "The server gave an unexpected answer (HTTP " + result.status + "). Please try again later." };
+  }
+
+  // The account's activity in plain words: by kind and detail, else by kind; a kind this page
+  // does not know yet is shown by its name.
+  const EVENT_WORDS = {
+    registered: "Account created",
+    "code_sent:sign_in": "Code sent to sign in",
+    "code_sent:password_reset": "Code sent to reset the password",
+    "code_sent:email_change": "Code sent to confirm a new address",
+    code_sent: "Code sent",
+    wrong_password: "Wrong password",
+    "wrong_code:sign_in": "Wrong sign-in code",
+    "wrong_code:password_reset": "Wrong password reset code",
+    "wrong_code:email_change": "Wrong code for a new address",
+    wrong_code: "Wrong code",
+    "limited:password": "Sign-in held back by a limit",
+    "limited:code_send": "Sign-in held back by a limit",
+    "limited:code_check": "Sign-in held back by a limit",
+    "limited:reset_code_send": "Password reset held back by a limit",
+    "limited:reset_code_check": "Password reset held back by a limit",
+    "limited:email_code_send": "Change of address held back by a limit",
+    "limited:email_code_check": "Change of address held back by a limit",
+    limited: "Held back by a limit",
+    signed_in: "Signed in",
+    "signed_out:current": "Signed out",
+    "signed_out:one": "Signed out another session",
+    "signed_out:all": "Signed out everywhere",
+    "signed_out:operator": "Signed out everywhere by the operator",
+    signed_out: "Signed out",
+    "password_reset:code": "Password reset with an emailed code",
+    "password_reset:link": "Password reset with the emailed link",
+    password_reset: "Password reset",
+    password_changed: "Password changed",
+    locked: "Sign-in by code locked after too many wrong codes",
+    refresh_token_reused: "Session ended: its renewal was used twice",
+    email_change_requested: "Change of address asked for, code sent to the new address",
+    email_changed: "Email address changed",
+    disabled: "Account disabled by the operator",
+    enabled: "Account enabled by the operator",
+    unlocked: "Sign-in unlocked by the operator",
+  };
+
+  function eventWords(entry) {
+    for (const key of [entry.event + ":" + entry.detail, entry.event]) {
+      if (Object.hasOwn(EVENT_WORDS, key)) return EVENT_WORDS[key];
+    }
+    return String(entry.event);
   }
 
   function waitWords(seconds) {
@@ -540,6 +603,11 @@
     $("#sign-out-everywhere").addEventListener("click", (event) => signOut(event.currentTarget, "all"));
     $("#retry").addEventListener("click", () => window.location.reload());
 
+    const showUsername = (username) => {
+      showEmail($("#account-username"), username);
+      $("#account-avatar").textContent = username.charAt(0);
+    };
+
     const changeForm = $("#change-form");
     const changeRegion = $("#change-status");
     onSubmit(changeForm, changeRegion, async () => {
@@ -550,6 +618,7 @@
         changeForm.reset();
         showStatus(changeRegion, "success", "Password changed. Your other devices have been signed out.");
         loadSessions();
+        loadActivity();
         return;
       }
       if (result.status === 401 && result.data.message !== "Current password is incorrect") session.end();
@@ -557,6 +626,87 @@
       // it left empty, that is what a 400 is about.
       const field = result.status === 400 && !changeForm.current.value ? "current" : undefined;
       report(result, "changePassword", changeForm, changeRegion, field);
+    });
+
+    // A new address: the current password proves the owner asks, then the code mailed there
+    // proves the mailbox. The address and password are kept only in this page's memory, so
+    // "send a new code" can ask again without asking them again; gone once the address is
+    // confirmed, another is chosen, or the page is left.
+    const emailForm = $("#email-form");
+    const emailCodeForm = $("#email-code-form");
+    const emailRegion = $("#email-status");
+    let moving = null;
+    const showEmailStep = (step) => {
+      emailForm.hidden = step !== "address";
+      emailCodeForm.hidden = step !== "code";
+    };
+    // A 401 that is not about the password is about the session: it has ended.
+    const askForCode = async (form, wanted) => {
+      const result = await api.changeEmail(await session.current(), wanted.username, wanted.password);
+      if (result.status === 200) return true;
+      if (result.status === 401 && result.data.message !== "Current password is incorrect") session.end();
+      // A 400 about "Password" is about the current one, the only password in the form.
+      const field = result.status === 400 && /^Password\b/.test(result.data.message) ? "current" : undefined;
+      report(result, "changeEmail", form, emailRegion, field);
+      return false;
+    };
+    onSubmit(emailForm, emailRegion, async () => {
+      showStatus(emailRegion, "info", "Sending a code to the new address…");
+      const wanted = { username: emailForm.username.value, password: emailForm.current.value };
+      if (!(await askForCode(emailForm, wanted))) return;
+      moving = wanted;
+      emailForm.current.value = "";
+      showEmail($("#email-code-to"), wanted.username.trim());
+      showStatus(emailRegion, "success", "We sent a 6-digit code to the new address.");
+      showEmailStep("code");
+      emailCodeForm.code.focus();
+      loadActivity();
+    });
+
+    emailCodeForm.code.addEventListener("input", () => {
+      emailCodeForm.code.value = emailCodeForm.code.value.replace(/\D/g, "").slice(0, 6);
+    });
+
+    onSubmit(emailCodeForm, emailRegion, async () => {
+      showStatus(emailRegion, "info", "Checking your code…");
+      const result = await api.confirmEmailChange(await session.current(), emailCodeForm.code.value);
+      if (result.status === 200) {
+        moving = null;
+        emailForm.reset();
+        emailCodeForm.reset();
+        showEmailStep("address");
+        showUsername(result.data.username);
+        session.rememberUsername(result.data.username);
+        showStatus(emailRegion, "success", "Email address changed. Sign in with " + result.data.username +
+          " from now on. Your other devices have been signed out.");
+        loadSessions();
+        loadActivity();
+        return;
+      }
+      if (result.status === 401 && result.data.message !== "Invalid or expired code") session.end();
+      report(result, "confirmEmailChange", emailCodeForm, emailRegion);
+    });
+
+    const emailResend = $("#email-resend");
+    emailResend.addEventListener("click", async () => {
+      clearErrors(emailCodeForm);
+      setBusy(true, emailResend);
+      showStatus(emailRegion, "info", "Sending a new code…");
+      const sent = await askForCode(emailCodeForm, moving);
+      setBusy(false, emailResend);
+      if (!sent) return;
+      emailCodeForm.code.value = "";
+      showStatus(emailRegion, "success", "A new code is on its way. Only the newest code works.");
+      emailCodeForm.code.focus();
+    });
+
+    $("#email-restart").addEventListener("click", () => {
+      moving = null;
+      emailCodeForm.reset();
+      clearErrors(emailCodeForm);
+      showStatus(emailRegion, "info", "");
+      showEmailStep("address");
+      emailForm.username.focus();
     });
 
     // Leaving: the password and a ticked box, then the account is gone and so is the session.
@@ -628,29 +778,74 @@
       if (ended.status === 200 || ended.status === 404) {
         item.remove();
         const words = ended.status === 200 ? "That session is signed out." : "That session had already ended.";
-        return showStatus(sessionsRegion, "success", words);
+        showStatus(sessionsRegion, "success", words);
+        return loadActivity();
       }
       button.disabled = false;
       const failure = describeFailure(ended, "endSession");
       showStatus(sessionsRegion, "error", failure.text, failure.link);
     }
 
+    // What the account did, the newest first, a page at a time: "Show older" follows the
+    // answer's cursor and goes with the last page.
+    const activityRegion = $("#activity-status");
+    const activityList = $("#activity-list");
+    const older = $("#activity-more");
+    let olderCursor = null;
+    /** The first page, or with `cursor` the next older one: the items it added, or null. */
+    async function loadActivity(cursor) {
+      const listed = await api.listActivity(await session.current(), cursor);
+      if (listed.status !== 200) {
+        const failure = describeFailure(listed, "listActivity");
+        showStatus(activityRegion, "error", failure.text, failure.link);
+        return null;
+      }
+      showStatus(activityRegion, "info", "");
+      const items = listed.data.events.map(activityItem);
+      if (cursor) activityList.append(...items);
+      else activityList.replaceChildren(...items);
+      olderCursor = typeof listed.data.next_cursor === "string" ? listed.data.next_cursor : null;
+      older.hidden = !olderCursor;
+      return items;
+    }
+    function activityItem(entry) {
+      const item = document.createElement("li");
+      item.className = "activity";
+      item.tabIndex = -1;
+      const what = document.createElement("p");
+      what.className = "activity-what";
+      what.textContent = eventWords(entry) + (entry.current_session ? " · this session" : "");
+      const details = document.createElement("p");
+      details.className = "hint";
+      details.textContent = [dateWords(entry.at), entry.client_address && "from " + entry.client_address, entry.user_agent]
+        .filter(Boolean).join(" · ");
+      item.append(what, details);
+      return item;
+    }
+    older.addEventListener("click", async () => {
+      setBusy(true, older);
+      showStatus(activityRegion, "info", "Loading older activity…");
+      const added = await loadActivity(olderCursor);
+      setBusy(false, older);
+      // The button went with the last page: focus goes to the first event that page brought.
+      if (added && added.length && older.hidden) added[0].focus();
+    });
+
     showStatus(region, "info", "Checking your session…");
     const result = await api.getCurrentUser(await session.current());
     if (result.status === 200) {
       showStatus(region, "info", "");
-      showEmail($("#account-username"), result.data.username);
-      $("#account-avatar").textContent = result.data.username.charAt(0);
+      showUsername(result.data.username);
       showLastSignIn($("#last-sign-in"), result.data);
       loadSessions();
+      loadActivity();
       session.keepFresh(() => window.location.assign("login.html?session-ended"));
-      $("#signed-in").hidden = false;
-      $("#sign-out-everywhere").hidden = false;
+      document.querySelectorAll("[data-signed-in]").forEach((part) => { part.hidden = false; });
       return;
     }
     if (result.status === 401) {
       session.end();
-      $("#sign-out").hidden = true;
+      $("#leaving").hidden = true;
     } else {
       $("#retry").hidden = false;
     }

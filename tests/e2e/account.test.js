@@ -1,8 +1,9 @@
-// The account page in the browser: changing the password, and signing out on the server (here,
-// and everywhere), with the token judged afterwards by the API itself.
+// The account page in the browser: its sections on a desktop and on a phone, changing the
+// password, and signing out on the server (here, and everywhere), with the token judged
+// afterwards by the API itself.
 const assert = require("node:assert/strict");
 const { test } = require("node:test");
-const { screenshot } = require("./lib/browser");
+const { screenshot, PHONE } = require("./lib/browser");
 const { loadContract } = require("./lib/contract");
 const { OPENAPI } = require("./lib/paths");
 const s = require("./lib/steps");
@@ -19,6 +20,47 @@ async function changePassword(page, current, password) {
   await page.getByLabel("New password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Change password" }).click();
 }
+
+/** Where each section of the account page sits, in the page's order. */
+const sections = (page) => page.locator("main > .card:not([hidden])").evaluateAll((cards) => cards.map((card) => {
+  const box = card.getBoundingClientRect();
+  return { name: card.querySelector("h1, h2").textContent, left: box.left, top: box.top, bottom: box.bottom };
+}));
+const NAMES = ["Your account", "Where you're signed in", "Recent activity", "Security", "Sign out"];
+
+test("on a desktop the account's sections sit side by side; on a phone, in one column", T, async () => {
+  const desktop = await suite.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await s.signIn(desktop, suite.api, s.newEmail("wide"));
+  await s.expectText(desktop, "#activity-list", "Signed in · this session");
+  const wide = await sections(desktop);
+  assert.deepEqual(wide.map((section) => section.name), NAMES);
+  const [profile, sessions, activity, security, leaving] = wide;
+  assert.equal(sessions.top, profile.top, "profile and sessions share the first row");
+  assert.ok(sessions.left > profile.left, "sessions beside the profile");
+  assert.equal(activity.left, profile.left, "activity under the profile");
+  assert.ok(activity.top >= profile.bottom);
+  assert.equal(security.left, sessions.left, "security beside the activity");
+  assert.equal(security.top, activity.top);
+  assert.equal(leaving.left, sessions.left, "signing out under security");
+  assert.ok(leaving.top >= security.bottom);
+  await screenshot(desktop, "account-desktop");
+
+  const phone = await suite.browser.newPage({ ...PHONE, viewport: { width: 390, height: 844 } });
+  await s.signIn(phone, suite.api, s.newEmail("narrow"));
+  await s.expectText(phone, "#activity-list", "Signed in · this session");
+  const narrow = await sections(phone);
+  assert.deepEqual(narrow.map((section) => section.name), NAMES);
+  narrow.forEach((section, i) => {
+    assert.equal(section.left, narrow[0].left, `${section.name} in the one column`);
+    if (i > 0) assert.ok(section.top >= narrow[i - 1].bottom, `${section.name} below ${narrow[i - 1].name}`);
+  });
+  assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "no sideways scrolling");
+  // Longer than the window, the page's canvas takes the background colour: no white band below.
+  const canvas = await phone.evaluate(() => [document.documentElement.scrollHeight > window.innerHeight,
+    getComputedStyle(document.documentElement).backgroundColor]);
+  assert.deepEqual(canvas, [true, "rgb(238, 242, 248)"]);
+  await screenshot(phone, "account-phone");
+});
 
 test("the account lists where it is signed in, and signing out another session ends it at once", T, async () => {
   const email = s.newEmail("sessions");
@@ -257,7 +299,7 @@ test("every request these pages made matches an operation of openapi.yaml", T, a
   const contract = loadContract(OPENAPI, suite.api.url);
   const requests = await s.assertRequestsConform(suite.browser, contract);
   const used = new Set(requests.map((r) => contract.operationOf(r).id));
-  for (const id of ["changePassword", "logout"]) assert.ok(used.has(id), id);
+  for (const id of ["changePassword", "listActivity", "logout"]) assert.ok(used.has(id), id);
   const scopes = requests.filter((r) => r.url.endsWith("/logout")).map((r) => r.body);
   assert.ok(scopes.includes(null) && scopes.includes('{"scope":"all"}'), "both kinds of sign-out were sent");
 });

@@ -10,7 +10,10 @@ const JSON_TYPE = { "content-type": "application/json" };
 const post = (path, body, headers = JSON_TYPE) => ({ method: "POST", url: API + path, headers, body: JSON.stringify(body) });
 
 test("the spec has the operations the pages use", () => {
-  const used = ["register", "login", "verify", "getCurrentUser", "listSessions", "endSession", "refresh", "logout", "requestPasswordReset", "resetPassword", "changePassword", "deleteAccount"];
+  const used = [
+    "register", "login", "verify", "getCurrentUser", "listSessions", "endSession", "refresh", "logout", "requestPasswordReset",
+    "resetPassword", "changePassword", "deleteAccount", "listActivity", "changeEmail", "confirmEmailChange",
+  ];
   for (const id of used) assert.ok(contract.operationIds.includes(id), id);
 });
 
@@ -32,6 +35,11 @@ test("conforming requests pass", () => {
   assert.deepEqual(contract.check(post("/reset-password", { ...reset, challenge })), []);
   const byLink = { username: "a@example.com", token: challenge, new_password: "a new passphrase" };
   assert.deepEqual(contract.check(post("/reset-password", byLink)), []);
+  assert.deepEqual(contract.check({ method: "GET", url: API + "/me/activity", headers: bearer, body: null }), []);
+  assert.deepEqual(contract.check({ method: "GET", url: API + "/me/activity?cursor=1841", headers: bearer, body: null }), []);
+  const move = { new_username: "b@example.com", current_password: "old one" };
+  assert.deepEqual(contract.check(post("/change-email", move, { ...JSON_TYPE, ...bearer })), []);
+  assert.deepEqual(contract.check(post("/confirm-email-change", { code: "123456" }, { ...JSON_TYPE, ...bearer })), []);
 });
 
 test("a body breaking only the value rules conforms only when the server answered 400", () => {
@@ -54,6 +62,10 @@ test("requests outside the spec are caught", () => {
     "logout without a token": { method: "POST", url: API + "/logout", headers: {}, body: null },
     "unknown scope": post("/logout", { scope: "device" }, { ...JSON_TYPE, authorization: "Bearer x" }),
     "change without a token": post("/change-password", { current_password: "a", new_password: "a new passphrase" }),
+    "activity without a token": { method: "GET", url: API + "/me/activity", headers: {}, body: null },
+    "a new address without the password": post("/change-email", { new_username: "b@example.com" }, { ...JSON_TYPE, authorization: "Bearer x" }),
+    "a new address under the sign-in field name": post("/change-email", { username: "b@example.com", current_password: "a" }, { ...JSON_TYPE, authorization: "Bearer x" }),
+    "an address change confirmed without a token": post("/confirm-email-change", { code: "123456" }),
     "reset with the sign-in field name": post("/reset-password", { username: "a@example.com", code: "123456", password: "a new passphrase" }),
     "wrong method": { method: "GET", url: API + "/login", headers: {}, body: null },
     "another origin": { ...post("/login", { username: "a@example.com", password: "x" }), url: "http://127.0.0.1:3001/login" },

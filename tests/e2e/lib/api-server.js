@@ -82,19 +82,21 @@ const unescapeHtml = (text) => text.replace(/&quot;/g, '"').replace(/&lt;/g, "<"
 /**
  * Starts the API; `stop()` ends it and drops its database. With `ses`, it sends through the SES
  * emulator instead of the development mailer: `mails()` and `resetLink()` read what was
- * delivered, and `codes()` finds none.
+ * delivered, and `codes()` finds none. With `trustForwardedFor`, it takes the client address
+ * from X-Forwarded-For, as behind a proxy, so a test can play a stranger at an address of
+ * their own.
  */
-async function startApi({ corsAllowedOrigins, ses = false } = {}) {
+async function startApi({ corsAllowedOrigins, ses = false, trustForwardedFor = false } = {}) {
   const emulator = ses ? await sesEmulator() : null;
   try {
-    return await launch(corsAllowedOrigins, emulator);
+    return await launch(corsAllowedOrigins, emulator, trustForwardedFor);
   } catch (error) {
     await emulator?.stop(); // already, if the server itself failed; a second stop does nothing
     throw error;
   }
 }
 
-async function launch(corsAllowedOrigins, emulator) {
+async function launch(corsAllowedOrigins, emulator, trustForwardedFor) {
   ensureBinary();
   const database = "otp_e2e_" + crypto.randomBytes(6).toString("hex");
   mysql(`CREATE DATABASE \`${database}\``);
@@ -119,6 +121,7 @@ async function launch(corsAllowedOrigins, emulator) {
     RUST_LOG: "info",
   };
   if (corsAllowedOrigins) env.CORS_ALLOWED_ORIGINS = corsAllowedOrigins;
+  if (trustForwardedFor) env.TRUST_FORWARDED_FOR = "true";
   if (emulator) {
     Object.assign(env, {
       MAILER: "ses",
@@ -143,7 +146,7 @@ async function launch(corsAllowedOrigins, emulator) {
     url,
     port,
     get log() { return log; },
-    /** Every code of `purpose` (SignIn or PasswordReset) "sent" to `email`, oldest first. */
+    /** Every code of `purpose` (SignIn, PasswordReset or EmailChange) "sent" to `email`, oldest first. */
     codes(email, purpose = "SignIn") {
       return log.split("\n").map((line) => CODE_LINE.exec(line))
         .filter((m) => m && m[1] === email.trim().toLowerCase() && m[3] === purpose).map((m) => m[2]);
@@ -160,6 +163,10 @@ async function launch(corsAllowedOrigins, emulator) {
     },
     /** Waits for reset code number `count + 1` to `email` and returns it. */
     nextResetCode: (email, count = 0) => api.nextCode(email, count, "PasswordReset"),
+    /** Every change-of-address code ("Confirm your new address") "sent" to `email`, oldest first. */
+    emailChangeCodes: (email) => api.codes(email, "EmailChange"),
+    /** Waits for change-of-address code number `count + 1` to `email` and returns it. */
+    nextEmailChangeCode: (email, count = 0) => api.nextCode(email, count, "EmailChange"),
     /** With `ses`: every mail the emulator delivered to `email`, as `{ subject, body }` (HTML). */
     async mails(email) {
       const data = await (await fetch(emulator.endpoint + "/moto-api/data.json")).json();

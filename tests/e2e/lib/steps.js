@@ -72,6 +72,16 @@ const meStatus = async (api, token) =>
 /** The status POST /login answers for this password, asked outside the pages. */
 const loginStatus = async (api, email, password) => (await post(api, "/login", { username: email, password })).status;
 
+/**
+ * The status POST /login answers a stranger trying this password from `address` with `userAgent`
+ * (the address counts only where the API trusts X-Forwarded-For).
+ */
+const strangerLoginStatus = async (api, email, password, address, userAgent = "curl/8.5.0") => (await fetch(api.url + "/login", {
+  method: "POST",
+  headers: { "Content-Type": "application/json", "X-Forwarded-For": address, "User-Agent": userAgent },
+  body: JSON.stringify({ username: email, password }),
+})).status;
+
 /** The JSON answer of the page's next request to `path` (e.g. "/login"), once it arrives. */
 const nextAnswer = (page, path) =>
   page.waitForResponse((response) => new URL(response.url()).pathname === path).then((response) => response.json());
@@ -92,5 +102,5 @@ async function assertRequestsConform(browser, contract) {
 
 module.exports = {
   PASSWORD, newEmail, expectText, register, requestCode, enterCode, expectSignedIn, signIn,
-  post, sessionElsewhere, meStatus, loginStatus, nextAnswer, nextBody, HEX32, assertRequestsConform,
+  post, sessionElsewhere, meStatus, loginStatus, strangerLoginStatus, nextAnswer, nextBody, HEX32, assertRequestsConform,
 };
