@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS users (
   -- For an account registered through /register: removed at this time unless a code proved
   -- the address by then. None for rows written by hand, which never lapse.
   lapses_at DATETIME NULL DEFAULT NULL,
+  -- The language of the account's mail (en, de, es, fr); none reads as English.
+  language VARCHAR(8) NULL DEFAULT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY username (username),
   UNIQUE KEY idx_users_public_id (public_id),

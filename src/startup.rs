@@ -12,7 +12,7 @@ use crate::auth::{AuthService, CodeHasher, KeyRing, PasswordHasher, RateLimiter,
 use crate::config::secrets::ServerKeys;
 use crate::config::KeySource;
 use crate::config::{DatabaseSettings, MailerChoice, Settings};
-use crate::mail::{DevMailer, Mailer, SesMailer};
+use crate::mail::{DevMailer, Mailer, Sender, SesMailer, Site, SmtpMailer, Templates};
 use crate::store::signing_keys::{self, StoredKey};
 use crate::store::{self, Db};
 
@@ -145,18 +145,35 @@ pub async fn rotate_keys(settings: &Settings, now: bool) -> anyhow::Result<Rotat
     rotated
 }
 
-/// The mailer the settings ask for; the SES client is built here, once per process.
+/// The mailer the settings ask for, with the checked templates; the SES client is built here,
+/// once per process. Templates that do not parse or render stop start-up here, with their
+/// file and line.
 pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    let site = Site {
+        name: settings.mail_templates.site_name.clone(),
+        url: settings.pages_url.clone(),
+    };
+    let templates = Arc::new(Templates::load(
+        settings.mail_templates.dir.as_deref(),
+        site,
+    )?);
+    let sender = |raw: &str| {
+        Sender::new(raw, &settings.mail_templates.site_name).map_err(anyhow::Error::msg)
+    };
     Ok(match &settings.mail {
         MailerChoice::Development => {
             tracing::warn!(
                 "development mailer: sign-in codes are written to this log, not emailed"
             );
-            Arc::new(DevMailer::default())
+            Arc::new(DevMailer::new(templates))
         }
         // On Lambda the client waits for the first message: the function's role and region
         // are certain there, and a cold start need not load them (nor the TLS roots).
-        MailerChoice::Ses(ses) if settings.on_lambda => Arc::new(SesMailer::on_first_send(ses)),
+        MailerChoice::Ses(ses) if settings.on_lambda => Arc::new(SesMailer::on_first_send(
+            ses,
+            templates,
+            sender(&ses.sender)?,
+        )),
         MailerChoice::Ses(ses) => {
             let aws = crate::aws::shared_config().await;
             anyhow::ensure!(
@@ -164,7 +181,16 @@ pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> 
                 "AWS_REGION is required to send with SES"
             );
             tracing::info!(region = ?aws.region(), "sending sign-in codes with SES");
-            Arc::new(SesMailer::new(aws, ses))
+            Arc::new(SesMailer::new(aws, ses, templates, sender(&ses.sender)?))
+        }
+        MailerChoice::Smtp(smtp) => {
+            tracing::info!("sending sign-in codes over SMTP");
+            Arc::new(SmtpMailer::new(
+                &smtp.url,
+                smtp.timeout,
+                templates,
+                sender(&smtp.sender)?,
+            )?)
         }
     })
 }

@@ -5,7 +5,7 @@ use poem_openapi::{Enum, Object};
 
 use super::fields::{ChallengeText, CodeText, NewPasswordText, ResetTokenText};
 use super::fields::{RefreshTokenText, SignInPasswordText, UsernameText};
-use crate::auth::{ActivityEvent, ActivityPage, SessionGrant, SessionView};
+use crate::auth::{ActivityEvent, ActivityPage, Language, SessionGrant, SessionView};
 
 /// The answer of every operation: whether it worked and a message for people. Every error
 /// answer has this shape.
@@ -302,6 +302,54 @@ pub struct CurrentUser {
     /// absent with `last_sign_in_at`.
     #[oai(skip_serializing_if_is_none)]
     pub last_sign_in_from: Option<String>,
+    pub language: MailLanguage,
+}
+
+/// The language of the account's mail: `en`, `de`, `es` or `fr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum MailLanguage {
+    En,
+    De,
+    Es,
+    Fr,
+}
+
+impl From<Language> for MailLanguage {
+    fn from(language: Language) -> Self {
+        match language {
+            Language::En => Self::En,
+            Language::De => Self::De,
+            Language::Es => Self::Es,
+            Language::Fr => Self::Fr,
+        }
+    }
+}
+
+impl From<MailLanguage> for Language {
+    fn from(language: MailLanguage) -> Self {
+        match language {
+            MailLanguage::En => Self::En,
+            MailLanguage::De => Self::De,
+            MailLanguage::Es => Self::Es,
+            MailLanguage::Fr => Self::Fr,
+        }
+    }
+}
+
+/// The language the account's mail is to be written in. Other fields are refused.
+#[derive(Debug, Object)]
+#[oai(example, deny_unknown_fields)]
+pub struct LanguageChoice {
+    pub language: MailLanguage,
+}
+
+impl Example for LanguageChoice {
+    fn example() -> Self {
+        Self {
+            language: MailLanguage::De,
+        }
+    }
 }
 
 /// The signed-in user's live sessions.
@@ -473,6 +521,7 @@ impl Example for CurrentUser {
             email_verified_at: Some(example_time("2026-11-02T09:15:40Z")),
             last_sign_in_at: Some(example_time("2026-12-01T18:22:07Z")),
             last_sign_in_from: Some("198.51.100.7".to_owned()),
+            language: MailLanguage::En,
         }
     }
 }

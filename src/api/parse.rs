@@ -10,7 +10,7 @@ use super::objects::{AccountDeletion, ApiMessage, CodeSubmission, Credentials, P
 use super::objects::{EmailChangeConfirmation, EmailChangeRequest, PasswordReset};
 use super::objects::{PasswordResetRequest, RefreshRequest, Registration, SignOut, SignOutScope};
 use crate::auth::{self, Challenge, ChangeWithCurrent, CodeAttempt, Email, LoginAttempt};
-use crate::auth::{AddressChange, RefreshToken, ResetProof, ResetToken};
+use crate::auth::{AddressChange, Language, RefreshToken, ResetProof, ResetToken};
 use crate::auth::{LoginPassword, NewAccount, NewPassword, OneTimeCode, ResetAttempt};
 
 /// A field's domain value, or the 400 body naming the rule it breaks.
@@ -32,13 +32,15 @@ fn optional<F, T, E: std::fmt::Display>(
     }
 }
 
-impl TryFrom<Registration> for NewAccount {
+/// A registration, with the language its request's `Accept-Language` prefers.
+impl TryFrom<(Registration, Language)> for NewAccount {
     type Error = Json<ApiMessage>;
 
-    fn try_from(body: Registration) -> Result<Self, Self::Error> {
+    fn try_from((body, language): (Registration, Language)) -> Result<Self, Self::Error> {
         Ok(Self {
             username: field(Email::parse(&body.username.0))?,
             password: field(NewPassword::parse(body.password.0))?,
+            language,
         })
     }
 }

@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
 
 use super::errors::{answer, answers_failures, parse_failure, rejected};
 use super::objects::{ApiMessage, CurrentUser, RateLimitedMessage, RefreshRequest};
-use super::objects::{SessionGranted, SignOut};
+use super::objects::{LanguageChoice, SessionGranted, SignOut};
 use super::optional_body::OptionalJson;
 use super::spec::ApiTags;
 use crate::auth::{self, AuthError, AuthService, RefreshToken};
@@ -46,7 +46,30 @@ impl SessionApi {
                 email_verified_at: profile.email_verified_at,
                 last_sign_in_at: profile.last_sign_in_at,
                 last_sign_in_from: profile.last_sign_in_from,
+                language: profile.language.into(),
             })))
+        })
+        .await
+    }
+
+    /// Choose the language of my mail
+    ///
+    /// Every mail the account is sent from now on (codes and notices) is written in this
+    /// language: `en`, `de`, `es` or `fr`. At registration it is the one `Accept-Language`
+    /// prefers most among them (English otherwise).
+    #[oai(path = "/me/language", method = "put", operation_id = "setLanguage")]
+    async fn set_language(
+        &self,
+        auth: Data<&AuthService>,
+        token: BearerToken,
+        body: Json<LanguageChoice>,
+    ) -> LanguageResponse {
+        answer(async {
+            let session = auth.session(&token.0.token).await?;
+            auth.set_language(&session, body.0.language.into()).await?;
+            Ok(LanguageResponse::Ok(Json(ApiMessage::success(
+                "Language changed",
+            ))))
         })
         .await
     }
@@ -226,5 +249,48 @@ fn logout_bad_request(err: poem::Error) -> LogoutResponse {
     match bearer_failure(&err) {
         Some(refusal) => LogoutResponse::Unauthorized(refusal),
         None => LogoutResponse::BadRequest(parse_failure(&err, SIGN_OUT)),
+    }
+}
+
+const LANGUAGE: &str = "a field \"language\": \"en\", \"de\", \"es\" or \"fr\"";
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "language_bad_request")]
+pub enum LanguageResponse {
+    /// The account's mail is written in that language from now on.
+    /// Message: `Language changed`.
+    #[oai(status = 200)]
+    Ok(Json<ApiMessage>),
+    /// The body is not JSON, or `language` is not one of `en`, `de`, `es`, `fr`.
+    #[oai(status = 400)]
+    BadRequest(Json<ApiMessage>),
+    /// The body is over 16 KiB; it was refused before the operation read it.
+    /// Message: `Request body too large`.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the body-limit middleware; listed so the spec states it
+    PayloadTooLarge(Json<ApiMessage>),
+    /// The token is missing, malformed, expired or signed out.
+    /// Message: `Invalid or expired session`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ApiMessage>),
+    /// Something failed on the server; the language is unchanged.
+    #[oai(status = 500)]
+    InternalError(Json<ApiMessage>),
+    /// The database cannot be reached; the language is unchanged. Try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ApiMessage>),
+}
+
+answers_failures!(LanguageResponse {
+    refused: Unauthorized,
+    internal: InternalError,
+    unavailable: Unavailable,
+    bad_request: BadRequest,
+});
+
+fn language_bad_request(err: poem::Error) -> LanguageResponse {
+    match bearer_failure(&err) {
+        Some(refusal) => LanguageResponse::Unauthorized(refusal),
+        None => LanguageResponse::BadRequest(parse_failure(&err, LANGUAGE)),
     }
 }

@@ -7,8 +7,8 @@ use super::errors::{answer, answers_failures, parse_failure};
 use super::objects::{ApiMessage, CodeSent, CodeSubmission, Credentials, RateLimitedMessage};
 use super::objects::{Registration, SessionGranted};
 use super::spec::ApiTags;
-use crate::auth::{AuthService, CodeAttempt, LoginAttempt, NewAccount};
-use crate::server::client::{ClientAddress, UserAgent};
+use crate::auth::{AuthService, CodeAttempt, Language, LoginAttempt, NewAccount};
+use crate::server::client::{AcceptLanguage, ClientAddress, UserAgent};
 
 pub struct SignInApi;
 
@@ -20,16 +20,20 @@ impl SignInApi {
     /// Create an account
     ///
     /// The username must be an email address (it is where sign-in codes go); it is trimmed and
-    /// compared without regard to case. The password must be 8 to 128 characters.
+    /// compared without regard to case. The password must be 8 to 128 characters. The account's
+    /// mail is written in the language `Accept-Language` prefers most among English, German,
+    /// Spanish and French (English otherwise); `PUT /me/language` changes it.
     #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
         auth: Data<&AuthService>,
         client: ClientAddress,
+        accept_language: AcceptLanguage,
         body: Json<Registration>,
     ) -> RegisterResponse {
         answer(async {
-            let account = NewAccount::try_from(body.0)?;
+            let language = Language::from_accept_language(accept_language.0.as_deref());
+            let account = NewAccount::try_from((body.0, language))?;
             auth.register(&client.0, &account).await?;
             let created = ApiMessage::success("User created successfully");
             Ok(RegisterResponse::Created(Json(created)))

@@ -171,6 +171,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("GET", "/sessions", "listSessions"),
     ("DELETE", "/sessions/{id}", "endSession"),
     ("GET", "/me/activity", "listActivity"),
+    ("PUT", "/me/language", "setLanguage"),
     ("POST", "/request-password-reset", "requestPasswordReset"),
     ("POST", "/reset-password", "resetPassword"),
     ("POST", "/change-password", "changePassword"),

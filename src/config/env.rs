@@ -115,12 +115,26 @@ pub struct Environment {
     /// IPv6 clients are limited per network of this many bits (32 to 128): one subscriber
     /// usually gets a whole /64 and could rotate addresses inside it.
     pub client_ipv6_prefix: u8,
-    /// Which mailer sends codes: `ses`, or `dev` (writes codes to the log; never on Lambda).
-    /// Default: `ses` when `SENDER_EMAIL` is set, `dev` otherwise.
+    /// Which mailer sends codes: `ses`, `smtp` (the server at `SMTP_URL`), or `dev` (writes
+    /// codes to the log; never on Lambda). Default: `ses` when `SENDER_EMAIL` is set, `dev`
+    /// otherwise.
     #[schemars(with = "Option<MailerKind>")]
     pub mailer: Option<String>,
-    /// The SES-verified sender, `noreply@example.com` or `otp-login <noreply@example.com>`.
+    /// The sender, `noreply@example.com` or `otp-login <noreply@example.com>` (verified in SES
+    /// when SES sends).
     pub sender_email: Option<String>,
+    /// The SMTP server for `MAILER=smtp`: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or `smtp://localhost:1025` (plain,
+    /// for a local mail catcher). A secret: never logged.
+    #[schemars(with = "Option<String>")]
+    pub smtp_url: Option<SecretString>,
+    /// Longest wait for the SMTP server to take a message, in seconds (1 to 30).
+    pub smtp_timeout_seconds: u64,
+    /// A folder of mail templates replacing the compiled-in ones of the same name
+    /// (`layout.html`, `en/sign_in_code.txt`, `de/sign_in_code.html`…; docs/mail.md).
+    pub mail_templates_dir: Option<String>,
+    /// How mail names the service (and the sender, when `SENDER_EMAIL` gives no name).
+    pub mail_site_name: String,
     /// Where the pages (`frontend/`) are served, e.g. `https://d111111abcdef8.cloudfront.net/`:
     /// the reset mail links to its `reset.html`. Default: `http://localhost:PORT/` off Lambda;
     /// on Lambda, without it, reset mails carry no link.
@@ -171,6 +185,7 @@ pub struct Environment {
 pub enum MailerKind {
     Dev,
     Ses,
+    Smtp,
 }
 
 impl Default for Environment {
@@ -214,6 +229,10 @@ impl Default for Environment {
             client_ipv6_prefix: 64,
             mailer: None,
             sender_email: None,
+            smtp_url: None,
+            smtp_timeout_seconds: 5,
+            mail_templates_dir: None,
+            mail_site_name: "otp-login".into(),
             pages_url: None,
             ses_decoy_address: "success@simulator.amazonses.com".into(),
             ses_configuration_set: None,

@@ -33,6 +33,7 @@ pub struct Settings {
     pub tokens: TokenPolicy,
     pub limits: RateLimits,
     pub mail: MailerChoice,
+    pub mail_templates: MailTemplateSettings,
     pub cors: CorsSettings,
     /// Base URL of the pages, ending in `/`, for the link in reset mails; none on Lambda
     /// unless `PAGES_URL` is set.
@@ -98,6 +99,33 @@ pub struct KeySettings {
 pub enum MailerChoice {
     Development,
     Ses(SesSettings),
+    Smtp(SmtpSettings),
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub sender: String,
+    pub url: SecretString,
+    pub timeout: Duration,
+}
+
+impl PartialEq for SmtpSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.sender == other.sender
+            && self.timeout == other.timeout
+            && self.url.expose_secret() == other.url.expose_secret()
+    }
+}
+
+impl Eq for SmtpSettings {}
+
+/// What every mail is written with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailTemplateSettings {
+    /// Templates replacing the compiled-in ones.
+    pub dir: Option<PathBuf>,
+    /// How mail names the service.
+    pub site_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +205,7 @@ impl Settings {
             keys: keys(&env, on_lambda)?,
             limits: limits(&env)?,
             mail: mailer(&env, on_lambda)?,
+            mail_templates: mail_templates(&env)?,
             pages_url: pages_url(&env, on_lambda)?,
             tokens: tokens::tokens(&env, on_lambda)?,
             server: ServerSettings {
@@ -393,19 +422,23 @@ fn mailer(env: &Environment, on_lambda: bool) -> Result<MailerChoice, ConfigErro
         None => None,
         Some("dev") => Some(MailerKind::Dev),
         Some("ses") => Some(MailerKind::Ses),
+        Some("smtp") => Some(MailerKind::Smtp),
         Some(other) => {
             return Err(ConfigError(format!(
-                "MAILER must be `ses` or `dev`, got {other:?}"
+                "MAILER must be `ses`, `smtp` or `dev`, got {other:?}"
             )))
         }
     };
+    if kind == Some(MailerKind::Smtp) {
+        return smtp(env, sender);
+    }
     match (kind, sender) {
         (Some(MailerKind::Dev), _) | (None, None) if on_lambda => Err(ConfigError(
             "SENDER_EMAIL is required on AWS Lambda (the development mailer only logs codes)"
                 .into(),
         )),
         (Some(MailerKind::Dev), _) | (None, None) => Ok(MailerChoice::Development),
-        (Some(MailerKind::Ses), None) => Err(ConfigError(
+        (Some(MailerKind::Ses | MailerKind::Smtp), None) => Err(ConfigError(
             "SENDER_EMAIL is required when MAILER=ses".into(),
         )),
         (_, Some(sender)) => Ok(MailerChoice::Ses(SesSettings {
@@ -415,6 +448,63 @@ fn mailer(env: &Environment, on_lambda: bool) -> Result<MailerChoice, ConfigErro
             decoy: decoy_address(&env.ses_decoy_address)?,
         })),
     }
+}
+
+/// `MAILER=smtp`: a sender, and a server URL whose credentials stay out of every message here.
+fn smtp(env: &Environment, sender: Option<&str>) -> Result<MailerChoice, ConfigError> {
+    let sender =
+        sender.ok_or_else(|| ConfigError("SENDER_EMAIL is required when MAILER=smtp".into()))?;
+    let url = env
+        .smtp_url
+        .clone()
+        .filter(|url| !url.expose_secret().trim().is_empty())
+        .ok_or_else(|| ConfigError("SMTP_URL is required when MAILER=smtp".into()))?;
+    let scheme_ok = ["smtp://", "smtps://"]
+        .iter()
+        .any(|scheme| url.expose_secret().starts_with(scheme));
+    if !scheme_ok {
+        return Err(ConfigError(
+            "SMTP_URL must start with smtp:// or smtps://".into(),
+        ));
+    }
+    if !(1..=30).contains(&env.smtp_timeout_seconds) {
+        return Err(ConfigError(format!(
+            "SMTP_TIMEOUT_SECONDS must be between 1 and 30, got {}",
+            env.smtp_timeout_seconds
+        )));
+    }
+    Ok(MailerChoice::Smtp(SmtpSettings {
+        sender: sender.to_owned(),
+        url,
+        timeout: Duration::from_secs(env.smtp_timeout_seconds),
+    }))
+}
+
+fn mail_templates(env: &Environment) -> Result<MailTemplateSettings, ConfigError> {
+    let site_name = env.mail_site_name.trim();
+    if site_name.is_empty() || site_name.chars().count() > 64 || site_name.contains(['\n', '\r']) {
+        return Err(ConfigError(
+            "MAIL_SITE_NAME must be 1 to 64 characters on one line".into(),
+        ));
+    }
+    let dir = env
+        .mail_templates_dir
+        .as_deref()
+        .map(str::trim)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
+    if let Some(dir) = &dir {
+        if !dir.is_dir() {
+            return Err(ConfigError(format!(
+                "MAIL_TEMPLATES_DIR {} is not a folder",
+                dir.display()
+            )));
+        }
+    }
+    Ok(MailTemplateSettings {
+        dir,
+        site_name: site_name.to_owned(),
+    })
 }
 
 fn decoy_address(raw: &str) -> Result<Option<String>, ConfigError> {

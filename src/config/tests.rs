@@ -366,3 +366,69 @@ fn every_notice_is_on_unless_turned_off() {
     .unwrap();
     assert_eq!(off.notices, crate::auth::Notices::NONE);
 }
+
+#[test]
+fn smtp_takes_a_sender_and_a_url_whose_secret_no_error_repeats() {
+    let s = settings(&[
+        ("MAILER", "smtp"),
+        ("SENDER_EMAIL", "noreply@example.com"),
+        ("SMTP_URL", "smtps://user:hunter2@smtp.example.com:465"),
+    ])
+    .unwrap();
+    let crate::config::MailerChoice::Smtp(smtp) = s.mail else {
+        panic!("{:?}", s.mail);
+    };
+    assert_eq!(smtp.timeout, Duration::from_secs(5));
+    assert!(!format!("{smtp:?}").contains("hunter2"));
+    for (vars, name) in [
+        (
+            &[("MAILER", "smtp"), ("SMTP_URL", "smtp://h:25")][..],
+            "SENDER_EMAIL",
+        ),
+        (
+            &[("MAILER", "smtp"), ("SENDER_EMAIL", "a@example.com")][..],
+            "SMTP_URL",
+        ),
+        (
+            &[
+                ("MAILER", "smtp"),
+                ("SENDER_EMAIL", "a@example.com"),
+                ("SMTP_URL", "http://user:hunter2@h"),
+            ][..],
+            "SMTP_URL",
+        ),
+        (
+            &[
+                ("MAILER", "smtp"),
+                ("SENDER_EMAIL", "a@example.com"),
+                ("SMTP_URL", "smtp://h:25"),
+                ("SMTP_TIMEOUT_SECONDS", "31"),
+            ][..],
+            "SMTP_TIMEOUT_SECONDS",
+        ),
+    ] {
+        let message = error(vars);
+        assert!(message.contains(name), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+}
+
+#[test]
+fn mail_templates_come_from_a_folder_that_exists_and_the_site_has_a_one_line_name() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.mail_templates.dir, None);
+    assert_eq!(s.mail_templates.site_name, "otp-login");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let s = settings(&[
+        ("MAIL_TEMPLATES_DIR", path),
+        ("MAIL_SITE_NAME", " Example "),
+    ])
+    .unwrap();
+    assert_eq!(s.mail_templates.dir.as_deref(), Some(dir.path()));
+    assert_eq!(s.mail_templates.site_name, "Example");
+    assert!(
+        error(&[("MAIL_TEMPLATES_DIR", "/nonexistent/templates")]).contains("MAIL_TEMPLATES_DIR")
+    );
+    assert!(error(&[("MAIL_SITE_NAME", " ")]).contains("MAIL_SITE_NAME"));
+}

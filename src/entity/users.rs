@@ -28,6 +28,8 @@ pub struct Model {
     /// An account registered through `/register` is removed at this time unless a code proved
     /// its address by then; none for the rest, which never lapse.
     pub lapses_at: Option<DateTimeUtc>,
+    /// The language of the account's mail (`en`, `de`, `es`, `fr`); none reads as English.
+    pub language: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

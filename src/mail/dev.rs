@@ -1,10 +1,11 @@
 //! The development mailer: writes the code to the log for the developer, and keeps the latest
-//! messages in memory for tests. Never chosen when running on Lambda.
+//! messages, rendered as they would be sent, in memory for tests. Never chosen when running on
+//! Lambda.
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::{CodeMessage, MailError, Mailer, Notice};
+use super::{CodeMessage, Language, MailError, Mailer, Notice, Rendered, Templates};
 
 const KEEP: usize = 100;
 
@@ -15,18 +16,37 @@ pub struct SentMessage {
     pub subject: String,
     /// The code, or empty for a notice.
     pub code: String,
+    /// The plain-text part.
     pub text: String,
+    /// The HTML part.
+    pub html: String,
+    pub language: Language,
     /// The reset link, if the message has one.
     pub link: Option<String>,
 }
 
-#[derive(Default)]
 pub struct DevMailer {
     sent: Mutex<VecDeque<SentMessage>>,
     decoys: AtomicUsize,
+    templates: Arc<Templates>,
+}
+
+impl Default for DevMailer {
+    /// With the compiled-in templates.
+    fn default() -> Self {
+        Self::new(Templates::compiled_in())
+    }
 }
 
 impl DevMailer {
+    pub fn new(templates: Arc<Templates>) -> Self {
+        Self {
+            sent: Mutex::default(),
+            decoys: AtomicUsize::default(),
+            templates,
+        }
+    }
+
     /// The code most recently sent to `to`, if any.
     pub fn last_code_for(&self, to: &str) -> Option<String> {
         self.messages_to(to)
@@ -73,6 +93,7 @@ impl DevMailer {
 #[async_trait::async_trait]
 impl Mailer for DevMailer {
     async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
+        let rendered = message.render(&self.templates)?;
         // Showing the code is this mailer's whole purpose; no other code path logs one.
         tracing::info!(
             to = %message.to,
@@ -80,30 +101,38 @@ impl Mailer for DevMailer {
             purpose = ?message.purpose,
             "development mailer: code (not emailed)"
         );
-        self.keep(SentMessage {
-            to: message.to.to_string(),
-            subject: message.subject().to_owned(),
-            code: message.code.expose().to_owned(),
-            text: message.text_body(),
-            link: message.link.clone(),
-        });
+        let code = message.code.expose().to_owned();
+        self.keep(sent(
+            message.to.to_string(),
+            rendered,
+            code,
+            message.link.clone(),
+        ));
         Ok(())
     }
 
-    async fn send_decoy(&self, _message: &CodeMessage) -> Result<(), MailError> {
+    async fn send_decoy(&self, message: &CodeMessage) -> Result<(), MailError> {
+        message.render(&self.templates)?;
         self.decoys.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
-        tracing::info!(to = %notice.to, subject = notice.subject, "development mailer: notice (not emailed)");
-        self.keep(SentMessage {
-            to: notice.to.to_string(),
-            subject: notice.subject.to_owned(),
-            code: String::new(),
-            text: notice.text.clone(),
-            link: None,
-        });
+        let rendered = notice.render(&self.templates)?;
+        tracing::info!(to = %notice.to, subject = rendered.subject, "development mailer: notice (not emailed)");
+        self.keep(sent(notice.to.to_string(), rendered, String::new(), None));
         Ok(())
+    }
+}
+
+fn sent(to: String, rendered: Rendered, code: String, link: Option<String>) -> SentMessage {
+    SentMessage {
+        to,
+        subject: rendered.subject,
+        code,
+        text: rendered.text,
+        html: rendered.html,
+        language: rendered.language,
+        link,
     }
 }

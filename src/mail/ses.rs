@@ -1,7 +1,8 @@
-//! Delivery through Amazon SES v2 `SendEmail`: a multipart (text + HTML) message from a
-//! verified sender. The client is built once per process and shared by every request: at
+//! Delivery through Amazon SES v2 `SendEmail`: the whole MIME message (text and HTML, with its
+//! headers) as raw content, from a verified sender. The client is built once per process and shared by every request: at
 //! start-up, or (on Lambda) when the first message goes out, so that a cold start does not
 //! load the AWS configuration and the TLS roots before its first event.
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -9,31 +10,47 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 
-use super::{CodeMessage, MailError, Mailer, Notice};
+use super::{CodeMessage, MailError, Mailer, Notice, Rendered, Sender, Templates};
 use crate::config::SesSettings;
 
 pub struct SesMailer {
     client: tokio::sync::OnceCell<aws_sdk_sesv2::Client>,
     settings: SesSettings,
+    templates: Arc<Templates>,
+    sender: Sender,
 }
 
 impl SesMailer {
     /// Builds the client now from an AWS configuration (region, credentials, endpoint).
-    pub fn new(aws: &SdkConfig, settings: &SesSettings) -> Self {
+    pub fn new(
+        aws: &SdkConfig,
+        settings: &SesSettings,
+        templates: Arc<Templates>,
+        sender: Sender,
+    ) -> Self {
         Self {
             client: tokio::sync::OnceCell::new_with(Some(client(aws, settings))),
             settings: settings.clone(),
+            templates,
+            sender,
         }
     }
 
     /// Builds the client from the process's shared AWS configuration when the first message
     /// goes out.
-    pub fn on_first_send(settings: &SesSettings) -> Self {
+    pub fn on_first_send(
+        settings: &SesSettings,
+        templates: Arc<Templates>,
+        sender: Sender,
+    ) -> Self {
         Self {
             client: tokio::sync::OnceCell::new(),
             settings: settings.clone(),
+            templates,
+            sender,
         }
     }
 
@@ -43,30 +60,17 @@ impl SesMailer {
             .await
     }
 
-    fn content(
-        subject: &str,
-        text: String,
-        html: Option<String>,
-    ) -> Result<EmailContent, MailError> {
-        let utf8 = |data: String| {
-            Content::builder()
-                .data(data)
-                .charset("UTF-8")
-                .build()
-                .map_err(|e| MailError::Rejected {
-                    code: "InvalidContent".into(),
-                    detail: e.to_string(),
-                })
-        };
-        let body = Body::builder()
-            .text(utf8(text)?)
-            .set_html(html.map(utf8).transpose()?)
-            .build();
-        let simple = Message::builder()
-            .subject(utf8(subject.to_owned())?)
-            .body(body)
-            .build();
-        Ok(EmailContent::builder().simple(simple).build())
+    /// The whole message for `to`, as SES raw content.
+    fn content(&self, to: &str, rendered: &Rendered) -> Result<EmailContent, MailError> {
+        let message = self.sender.compose(to, rendered)?;
+        let raw = RawMessage::builder()
+            .data(Blob::new(message.formatted()))
+            .build()
+            .map_err(|e| MailError::Rejected {
+                code: "InvalidContent".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(EmailContent::builder().raw(raw).build())
     }
 
     async fn send(&self, to: &str, content: EmailContent, what: &str) -> Result<(), MailError> {
@@ -74,7 +78,7 @@ impl SesMailer {
             .client()
             .await
             .send_email()
-            .from_email_address(&self.settings.sender)
+            .from_email_address(self.sender.address().to_string())
             .destination(Destination::builder().to_addresses(to).build())
             .content(content)
             .set_configuration_set_name(self.settings.configuration_set.clone())
@@ -93,17 +97,15 @@ impl SesMailer {
 #[async_trait::async_trait]
 impl Mailer for SesMailer {
     async fn send_code(&self, message: &CodeMessage) -> Result<(), MailError> {
-        let content = Self::content(
-            message.subject(),
-            message.text_body(),
-            Some(message.html_body()),
-        )?;
-        self.send(message.to.as_ref(), content, "code").await
+        let to = message.to.as_ref();
+        let content = self.content(to, &message.render(&self.templates)?)?;
+        self.send(to, content, "code").await
     }
 
     async fn send_notice(&self, notice: &Notice) -> Result<(), MailError> {
-        let content = Self::content(notice.subject, notice.text.clone(), None)?;
-        self.send(notice.to.as_ref(), content, "notice").await
+        let to = notice.to.as_ref();
+        let content = self.content(to, &notice.render(&self.templates)?)?;
+        self.send(to, content, "notice").await
     }
 
     /// The same message, to the SES mailbox simulator: a real send that reaches nobody and
@@ -112,11 +114,7 @@ impl Mailer for SesMailer {
         let Some(decoy) = &self.settings.decoy else {
             return Ok(());
         };
-        let content = Self::content(
-            message.subject(),
-            message.text_body(),
-            Some(message.html_body()),
-        )?;
+        let content = self.content(decoy, &message.render(&self.templates)?)?;
         self.send(decoy, content, "decoy").await
     }
 }

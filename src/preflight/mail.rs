@@ -1,5 +1,6 @@
-//! The mailer: with SES, whether the account may send (and to whom) and whether the sender is
-//! verified; with the development mailer, that codes stay in the log.
+//! The mailer: the templates (overrides parse and render); with SES, whether the account may
+//! send (and to whom) and whether the sender is verified; with SMTP, whether the server
+//! answers; with the development mailer, that codes stay in the log.
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -9,11 +10,58 @@ use aws_sdk_sesv2::types::VerificationStatus;
 use aws_sdk_sesv2::Client;
 
 use super::Finding;
-use crate::config::{MailerChoice, SesSettings, Settings};
+use crate::config::{MailerChoice, SesSettings, Settings, SmtpSettings};
+use crate::mail::{Sender, Site, SmtpMailer, Templates};
+
+/// Whether the SMTP server answers, as `serve` would reach it (the URL's credentials stay
+/// out of the finding).
+async fn smtp_server(smtp: &SmtpSettings) -> Finding {
+    let sender = match Sender::new(&smtp.sender, "otp-login") {
+        Ok(sender) => sender,
+        Err(err) => return Finding::error("mailer", err),
+    };
+    let mailer = match SmtpMailer::new(&smtp.url, smtp.timeout, Templates::compiled_in(), sender) {
+        Ok(mailer) => mailer,
+        Err(err) => return Finding::error("mailer", err.to_string()),
+    };
+    match mailer.reachable().await {
+        Ok(()) => Finding::ok("mailer", format!("SMTP sends as {}", smtp.sender)),
+        Err(err) => Finding::error("mailer", format!("the SMTP server: {err}")),
+    }
+}
 
 pub async fn check(settings: &Settings) -> Vec<Finding> {
+    let mut findings = vec![templates(settings)];
+    findings.append(&mut mailer(settings).await);
+    findings
+}
+
+/// The templates `serve` would load, overrides included.
+fn templates(settings: &Settings) -> Finding {
+    let site = Site {
+        name: settings.mail_templates.site_name.clone(),
+        url: settings.pages_url.clone(),
+    };
+    let dir = settings.mail_templates.dir.as_deref();
+    match Templates::load(dir, site) {
+        Ok(_) => Finding::ok(
+            "mail templates",
+            match dir {
+                Some(dir) => format!(
+                    "every message renders, with the overrides in {}",
+                    dir.display()
+                ),
+                None => "every message renders (compiled in)".to_owned(),
+            },
+        ),
+        Err(err) => Finding::error("mail templates", err.to_string()),
+    }
+}
+
+async fn mailer(settings: &Settings) -> Vec<Finding> {
     let ses = match &settings.mail {
         MailerChoice::Ses(ses) => ses,
+        MailerChoice::Smtp(smtp) => return vec![smtp_server(smtp).await],
         MailerChoice::Development => {
             return vec![Finding::warning(
                 "mailer",

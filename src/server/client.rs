@@ -43,6 +43,19 @@ impl<'a> FromRequest<'a> for ClientAddress {
     }
 }
 
+/// The client's `Accept-Language` header, when it sends one that is text.
+#[derive(Debug, Clone)]
+pub struct AcceptLanguage(pub Option<String>);
+
+impl<'a> FromRequest<'a> for AcceptLanguage {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(
+            req.header(poem::http::header::ACCEPT_LANGUAGE)
+                .map(str::to_owned),
+        ))
+    }
+}
+
 /// The client's `User-Agent` header, when it sends one that is text.
 #[derive(Debug, Clone)]
 pub struct UserAgent(pub Option<String>);

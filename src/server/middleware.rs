@@ -147,7 +147,13 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result
 
 fn cors(allowed_origins: &[String]) -> Cors {
     let cors = Cors::new()
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(["content-type", "authorization", REQUEST_ID])
         // Pages on another origin must be able to read how long a 429 asks them to wait, and
         // the id to quote when they report a problem.

@@ -118,6 +118,8 @@ pub struct LiveSession {
     /// The user's last sign-in by code, and the client address it came from.
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub last_sign_in_from: Option<String>,
+    /// The language of the user's mail.
+    pub language: crate::auth::Language,
 }
 
 /// The session, if it is neither revoked nor expired, with its user: one read.
@@ -148,6 +150,7 @@ pub async fn find_live(
                 email_verified_at: user.email_verified_at,
                 last_sign_in_at: user.last_sign_in_at,
                 last_sign_in_from: user.last_sign_in_from,
+                language: super::users::language_of(user.language.as_deref()),
             })
         }))
 }

@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::codes::{self, Purpose};
 use super::{sessions, StoreError};
+use crate::auth::Language;
 use crate::entity::users;
 
 /// A user as the domain needs it.
@@ -26,6 +27,8 @@ pub struct UserRecord {
     pub disabled: bool,
     /// The client address of the last sign-in by code, if any.
     pub last_sign_in_from: Option<String>,
+    /// The language of the account's mail.
+    pub language: Language,
 }
 
 impl From<users::Model> for UserRecord {
@@ -38,6 +41,7 @@ impl From<users::Model> for UserRecord {
             public_id: m.public_id,
             disabled: m.disabled_at.is_some(),
             last_sign_in_from: m.last_sign_in_from,
+            language: language_of(m.language.as_deref()),
         }
     }
 }
@@ -113,6 +117,7 @@ pub async fn insert(
     username: &str,
     password_hash: &str,
     lapses_after: Option<chrono::Duration>,
+    language: Language,
 ) -> Result<i32, InsertUserError> {
     let now = Utc::now();
     let user = users::ActiveModel {
@@ -123,6 +128,7 @@ pub async fn insert(
         failed_codes: Set(0),
         public_id: Set(Some(new_public_id())),
         lapses_at: Set(lapses_after.map(|after| now + after)),
+        language: Set(Some(language.tag().to_owned())),
         ..Default::default()
     };
     match users::Entity::insert(user).exec(db).await {
@@ -132,6 +138,26 @@ pub async fn insert(
         }
         Err(err) => Err(StoreError::from(err).into()),
     }
+}
+
+/// Sets the language of the user's mail. Answers whether the user is still there.
+pub async fn set_language(
+    db: &DatabaseConnection,
+    id: i32,
+    language: Language,
+) -> Result<bool, StoreError> {
+    let result = users::Entity::update_many()
+        .col_expr(users::Column::Language, Expr::value(language.tag()))
+        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(users::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// A stored language tag as a language: English when none or unknown.
+pub fn language_of(stored: Option<&str>) -> Language {
+    stored.and_then(Language::parse).unwrap_or_default()
 }
 
 /// 128 random bits in hex: says nothing about the user, and never changes.

@@ -357,6 +357,13 @@ impl TestApp {
         self.last_code(username, "Your password reset code")
     }
 
+    /// The last code of any kind and language the development mailer sent to `username`.
+    pub fn code_for_any(&self, username: &str) -> String {
+        self.mailer()
+            .last_code_for(username)
+            .unwrap_or_else(|| panic!("no code was sent to {username}"))
+    }
+
     /// The last change-of-address code the development mailer sent to `username`.
     pub fn address_code_for(&self, username: &str) -> String {
         self.last_code(username, "Confirm your new address")

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sesv2::config::{Credentials, SharedCredentialsProvider};
 use otp_login::config::SesSettings;
-use otp_login::mail::SesMailer;
+use otp_login::mail::{Sender, SesMailer, Templates};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -51,7 +51,8 @@ pub(crate) fn ses_mailer(aws: &SdkConfig, sender: &str, timeout: Duration) -> Se
         timeout,
         decoy: Some(DECOY.to_owned()),
     };
-    SesMailer::new(aws, &settings)
+    let from = Sender::new(sender, "otp-login").unwrap();
+    SesMailer::new(aws, &settings, Templates::compiled_in(), from)
 }
 
 /// The SES mailbox simulator: accepts a message and delivers it to nobody.
@@ -61,24 +62,45 @@ async fn spawn_app_sending_with(mailer: SesMailer) -> TestApp {
     test_app().mailer(mailer).spawn().await
 }
 
-/// The messages the emulator delivered to `to`, as (subject, body).
+/// The messages the emulator delivered to `to`, as (subject, plain-text part).
 pub(crate) async fn delivered_to(to: &str) -> Vec<(String, String)> {
+    raw_delivered_to(to)
+        .await
+        .iter()
+        .map(|raw| {
+            let message = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .expect("a MIME message");
+            (
+                message.subject().unwrap_or_default().to_owned(),
+                message.body_text(0).unwrap_or_default().into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The whole MIME messages the emulator delivered to `to`, oldest first.
+pub(crate) async fn raw_delivered_to(to: &str) -> Vec<String> {
     let data: Value = reqwest::get(format!("{}/moto-api/data.json", ses_endpoint()))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    data["ses"]["Message"]
+    data["ses"]["RawMessage"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|m| m["destinations"]["ToAddresses"][0] == to)
-        .map(|m| {
-            (
-                m["subject"].as_str().unwrap_or_default().to_owned(),
-                m["body"].as_str().unwrap_or_default().to_owned(),
-            )
+        .map(|m| m["raw_data"].as_str().unwrap_or_default().to_owned())
+        .filter(|raw| {
+            let message = mail_parser::MessageParser::default().parse(raw.as_bytes());
+            message
+                .and_then(|m| {
+                    m.to()
+                        .and_then(|to| to.first())
+                        .and_then(|a| a.address().map(str::to_owned))
+                })
+                .is_some_and(|address| address == to)
         })
         .collect()
 }
@@ -290,4 +312,35 @@ async fn an_address_change_sends_its_code_to_the_new_address_and_its_notice_to_t
         1,
         "the notice goes to the old address only"
     );
+}
+
+#[tokio::test]
+async fn a_german_user_gets_german_mail_through_ses_with_the_headers_of_an_automatic_mail() {
+    let aws = aws_config(&ses_endpoint()).await;
+    let sender = verified_sender(&aws).await;
+    let app = spawn_app_sending_with(ses_mailer(&aws, &sender, Duration::from_secs(5))).await;
+    let email = unique_email();
+    let registered = app
+        .client
+        .post(app.url("/register"))
+        .header("Accept-Language", "de")
+        .json(&json!({"username": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_status(registered, 201).await;
+    assert_status(app.login(&email, PASSWORD).await, 200).await;
+    let raw = raw_delivered_to(&email).await;
+    assert_eq!(raw.len(), 1);
+    let message = mail_parser::MessageParser::default()
+        .parse(raw[0].as_bytes())
+        .unwrap();
+    let header = |name: &str| message.header_raw(name).map(|v| v.trim().to_owned());
+    assert_eq!(header("Content-Language").as_deref(), Some("de"));
+    assert_eq!(header("Auto-Submitted").as_deref(), Some("auto-generated"));
+    assert!(message.date().is_some() && message.message_id().is_some());
+    assert_ne!(message.subject(), Some("Your sign-in code"));
+    let code = code_in(&message.body_text(0).unwrap());
+    assert!(message.body_html(0).unwrap().contains(&code));
+    assert_status(app.verify(&email, &code).await, 200).await;
 }

@@ -1,7 +1,7 @@
 //! The owner's own account: deleting it, with everything keyed to it.
 use super::{AuthError, AuthService, Session};
 use crate::auth::{Email, LoginPassword};
-use crate::mail::Notice;
+use crate::mail::{About, Notice};
 use crate::store::{self, accounts};
 
 impl AuthService {
@@ -32,7 +32,8 @@ impl AuthService {
         );
         // The account is gone either way, mailed goodbye or not.
         if let Ok(to) = Email::parse(&user.username) {
-            let notice = Notice::account_deleted(to, store::now(), client);
+            let about = About::AccountDeleted;
+            let notice = Notice::new(to, user.language, about, store::now(), client);
             self.notify(user.id, &notice, "goodbye notice").await;
         }
         Ok(())

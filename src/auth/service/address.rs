@@ -4,7 +4,7 @@ use super::sign_in::{OfferedCode, Spend};
 use super::{allowed, allowed_for, limited_event, AuthError, AuthService, Origin, Session};
 use crate::auth::activity::EventKind;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, OneTimeCode};
-use crate::mail::Notice;
+use crate::mail::{About, Notice};
 use crate::store::users::{self, UsernameChange};
 use crate::store::{self, codes};
 
@@ -115,14 +115,11 @@ impl AuthService {
             .await?;
         if self.notices.email_changed {
             if let Ok(old) = Email::parse(&user.username) {
-                let page = self.reset_page();
-                let notice = Notice::email_changed(
-                    old,
-                    &new_username,
-                    store::now(),
-                    client,
-                    page.as_deref(),
-                );
+                let about = About::EmailChanged {
+                    new: new_username.clone(),
+                };
+                let notice = Notice::new(old, user.language, about, store::now(), client)
+                    .with_reset_page(self.reset_page());
                 self.notify(user.id, &notice, "address notice").await;
             }
         }

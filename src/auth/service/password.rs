@@ -7,9 +7,9 @@ use super::{
     Session,
 };
 use crate::auth::activity::EventKind;
-use crate::auth::ResetToken;
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
-use crate::mail::{CodeMessage, Notice};
+use crate::auth::{Language, ResetToken};
+use crate::mail::{About, CodeMessage, Notice};
 use crate::store::users::{self, PasswordChange, UserRecord};
 use crate::store::{self, codes};
 
@@ -111,6 +111,7 @@ impl AuthService {
             code: OneTimeCode::generate(),
             valid_for: self.code_policy.ttl,
             purpose,
+            language: Language::default(),
         };
         if let Err(err) = self.mailer.send_decoy(&message).await {
             tracing::warn!(error = %err, "could not send the decoy of a reset mail");
@@ -188,8 +189,13 @@ impl AuthService {
         let Ok(to) = Email::parse(&user.username) else {
             return;
         };
-        let page = self.reset_page();
-        let notice = Notice::password_changed(to, reset, store::now(), client, page.as_deref());
+        let about = if reset {
+            About::PasswordReset
+        } else {
+            About::PasswordChanged
+        };
+        let notice = Notice::new(to, user.language, about, store::now(), client)
+            .with_reset_page(self.reset_page());
         self.notify(user.id, &notice, "password notice").await;
     }
 

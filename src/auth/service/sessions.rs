@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::{allowed, AuthError, AuthService, Origin};
 use crate::auth::activity::EventKind;
-use crate::auth::{RefreshToken, SessionToken};
+use crate::auth::{Language, RefreshToken, SessionToken};
 use crate::store::refresh_tokens::{self, RefreshRecord};
 use crate::store::sessions::{OpenedBy, SessionRow};
 use crate::store::users::{self, UserRecord};
@@ -51,6 +51,8 @@ pub struct Profile {
     /// The last sign-in by code and the client address it came from.
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub last_sign_in_from: Option<String>,
+    /// The language of the account's mail.
+    pub language: Language,
 }
 
 /// The most sessions a list shows (a user with more sees the most recently used).
@@ -224,8 +226,21 @@ impl AuthService {
                 email_verified_at: live.email_verified_at.map(|at| at.trunc_subsecs(0)),
                 last_sign_in_at: live.last_sign_in_at.map(|at| at.trunc_subsecs(0)),
                 last_sign_in_from: live.last_sign_in_from,
+                language: live.language,
             },
         })
+    }
+
+    /// Sets the language of the signed-in user's mail.
+    pub async fn set_language(
+        &self,
+        session: &Session,
+        language: Language,
+    ) -> Result<(), AuthError> {
+        if !users::set_language(&self.db, session.user_id, language).await? {
+            return Err(AuthError::InvalidSession);
+        }
+        Ok(())
     }
 
     /// The live sessions of the signed-in user, the most recently seen first, this one

@@ -4,9 +4,9 @@ use super::SessionGrant;
 use super::{allowed, disabled, limited_event, AuthError, AuthService, Origin, PasswordFor};
 use crate::auth::activity::EventKind;
 use crate::auth::limits::CheckedBy;
-use crate::auth::{device, ResetToken};
+use crate::auth::{device, Language, ResetToken};
 use crate::auth::{Challenge, CodePurpose, Email, LoginPassword, NewPassword, OneTimeCode};
-use crate::mail::{CodeMessage, Notice};
+use crate::mail::{About, CodeMessage, Notice};
 use crate::store::codes::{Binding, LiveCode};
 use crate::store::sessions::OpenedBy;
 use crate::store::users::{self, UserRecord};
@@ -17,6 +17,8 @@ use crate::store::{self, accounts, codes, events};
 pub struct NewAccount {
     pub username: Email,
     pub password: NewPassword,
+    /// The language of the account's mail, from the request's `Accept-Language`.
+    pub language: Language,
 }
 
 /// A username and the password offered for it, the first step of signing in.
@@ -41,7 +43,11 @@ const PRUNE_BATCH: u64 = 100;
 
 impl AuthService {
     pub async fn register(&self, client: &str, account: &NewAccount) -> Result<(), AuthError> {
-        let NewAccount { username, password } = account;
+        let NewAccount {
+            username,
+            password,
+            language,
+        } = account;
         allowed(self.limiter.hit_from_address(client).await)?;
         // One registration in this many first removes a bounded batch of registrations whose
         // time ran out unproven: inside the request (nothing runs after the answer on Lambda),
@@ -59,7 +65,8 @@ impl AuthService {
             return Err(AuthError::UsernameTaken);
         }
         let hash = self.passwords.hash(password).await?;
-        match users::insert(&self.db, username.as_ref(), &hash, self.unproven_lapse).await {
+        let lapse = self.unproven_lapse;
+        match users::insert(&self.db, username.as_ref(), &hash, lapse, *language).await {
             Ok(id) => {
                 tracing::info!(
                     event = "registered",
@@ -178,6 +185,7 @@ impl AuthService {
             code,
             valid_for: self.code_policy.ttl,
             purpose,
+            language: user.language,
         };
         if let Err(err) = self.mailer.send_code(&message).await {
             // A code nobody received must not stay valid, nor count as sent.
@@ -361,8 +369,9 @@ impl AuthService {
             .await?;
         if new_address {
             if let Ok(to) = Email::parse(&user.username) {
-                let page = self.reset_page();
-                let notice = Notice::new_sign_in_address(to, store::now(), client, page.as_deref());
+                let about = About::NewSignInAddress;
+                let notice = Notice::new(to, user.language, about, store::now(), client)
+                    .with_reset_page(self.reset_page());
                 self.notify(user.id, &notice, "new-address notice").await;
             }
         }
@@ -417,7 +426,9 @@ impl AuthService {
         }
         let to = Email::parse(&user.username).map_err(|_| purpose.refusal())?;
         // The lock holds either way; the owner learns of it at the next sign-in attempt.
-        let notice = Notice::code_sign_in_locked(to, lock);
+        let about = About::CodeSignInLocked { failures: lock };
+        let notice = Notice::new(to, user.language, about, store::now(), client)
+            .with_reset_page(self.reset_page());
         self.notify(user.id, &notice, "lock notice").await;
         Ok(())
     }
