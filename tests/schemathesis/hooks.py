@@ -110,7 +110,15 @@ def _register(username, case):
 # against its user's limits, so each case gets a user and a session of its own, and nothing one
 # case does reaches another.
 @schemathesis.auth(refresh_interval=None).apply_to(
-    path=["/me", "/logout", "/change-password", "/me/activity", "/change-email", "/confirm-email-change"]
+    path=[
+        "/me",
+        "/logout",
+        "/change-password",
+        "/me/activity",
+        "/me/language",
+        "/change-email",
+        "/confirm-email-change",
+    ]
 )
 class FreshSession:
     def get(self, case, ctx):
