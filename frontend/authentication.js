@@ -21,6 +21,7 @@
     login: (username, password) => call("POST", "/login", { username, password }),
     verify: (username, code, challenge) => call("POST", "/verify", { username, code, ...withChallenge(challenge) }),
     getCurrentUser: (token) => call("GET", "/me", undefined, token),
+    setLanguage: (token, language) => call("PUT", "/me/language", { language }, token),
     listSessions: (token) => call("GET", "/sessions", undefined, token),
     endSession: (token, id) => call("DELETE", "/sessions/" + encodeURIComponent(id), undefined, token),
     deleteAccount: (token, currentPassword) =>
@@ -709,6 +710,20 @@
       emailForm.username.focus();
     });
 
+    // The language the account's mail is written in: chosen here, kept by the server.
+    const languageForm = $("#language-form");
+    const languageRegion = $("#language-status");
+    onSubmit(languageForm, languageRegion, async () => {
+      showStatus(languageRegion, "info", "Saving your choice…");
+      const chosen = languageForm.language.selectedOptions[0];
+      const result = await api.setLanguage(await session.current(), chosen.value);
+      if (result.status === 200) {
+        return showStatus(languageRegion, "success", "Saved. Your emails are written in " + chosen.textContent + " from now on.");
+      }
+      if (result.status === 401) session.end();
+      report(result, "setLanguage", languageForm, languageRegion);
+    });
+
     // Leaving: the password and a ticked box, then the account is gone and so is the session.
     const deleteForm = $("#delete-form");
     const deleteRegion = $("#delete-status");
@@ -837,6 +852,7 @@
       showStatus(region, "info", "");
       showUsername(result.data.username);
       showLastSignIn($("#last-sign-in"), result.data);
+      languageForm.language.value = result.data.language;
       loadSessions();
       loadActivity();
       session.keepFresh(() => window.location.assign("login.html?session-ended"));

@@ -12,7 +12,7 @@ const post = (path, body, headers = JSON_TYPE) => ({ method: "POST", url: API + 
 test("the spec has the operations the pages use", () => {
   const used = [
     "register", "login", "verify", "getCurrentUser", "listSessions", "endSession", "refresh", "logout", "requestPasswordReset",
-    "resetPassword", "changePassword", "deleteAccount", "listActivity", "changeEmail", "confirmEmailChange",
+    "resetPassword", "changePassword", "deleteAccount", "listActivity", "changeEmail", "confirmEmailChange", "setLanguage",
   ];
   for (const id of used) assert.ok(contract.operationIds.includes(id), id);
 });
@@ -40,6 +40,8 @@ test("conforming requests pass", () => {
   const move = { new_username: "b@example.com", current_password: "old one" };
   assert.deepEqual(contract.check(post("/change-email", move, { ...JSON_TYPE, ...bearer })), []);
   assert.deepEqual(contract.check(post("/confirm-email-change", { code: "123456" }, { ...JSON_TYPE, ...bearer })), []);
+  const language = { ...post("/me/language", { language: "de" }, { ...JSON_TYPE, ...bearer }), method: "PUT" };
+  assert.deepEqual(contract.check(language), []);
 });
 
 test("a body breaking only the value rules conforms only when the server answered 400", () => {
@@ -66,6 +68,9 @@ test("requests outside the spec are caught", () => {
     "a new address without the password": post("/change-email", { new_username: "b@example.com" }, { ...JSON_TYPE, authorization: "Bearer x" }),
     "a new address under the sign-in field name": post("/change-email", { username: "b@example.com", current_password: "a" }, { ...JSON_TYPE, authorization: "Bearer x" }),
     "an address change confirmed without a token": post("/confirm-email-change", { code: "123456" }),
+    "a language the spec does not list": { ...post("/me/language", { language: "it" }, { ...JSON_TYPE, authorization: "Bearer x" }), method: "PUT" },
+    "a language chosen without a token": { ...post("/me/language", { language: "de" }), method: "PUT" },
+    "a language chosen by POST": post("/me/language", { language: "de" }, { ...JSON_TYPE, authorization: "Bearer x" }),
     "reset with the sign-in field name": post("/reset-password", { username: "a@example.com", code: "123456", password: "a new passphrase" }),
     "wrong method": { method: "GET", url: API + "/login", headers: {}, body: null },
     "another origin": { ...post("/login", { username: "a@example.com", password: "x" }), url: "http://127.0.0.1:3001/login" },

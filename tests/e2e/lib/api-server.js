@@ -8,6 +8,7 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const net = require("node:net");
 const path = require("node:path");
+const { parseMail } = require("./mime");
 const { BINARY, FRONTEND, REPO } = require("./paths");
 
 // The same variable as the API tests (scripts/test), so both suites use one server.
@@ -77,7 +78,9 @@ async function verifiedSender(endpoint) {
   return sender;
 }
 
-const unescapeHtml = (text) => text.replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+// The templates escape "/" too (&#x2f;).
+const unescapeHtml = (text) => text.replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">")
+  .replace(/&#x([0-9a-f]+);/gi, (_, hex) => String.fromCodePoint(parseInt(hex, 16))).replace(/&amp;/g, "&");
 
 /**
  * Starts the API; `stop()` ends it and drops its database. With `ses`, it sends through the SES
@@ -170,9 +173,10 @@ async function launch(corsAllowedOrigins, emulator, trustForwardedFor) {
     /** With `ses`: every mail the emulator delivered to `email`, as `{ subject, body }` (HTML). */
     async mails(email) {
       const data = await (await fetch(emulator.endpoint + "/moto-api/data.json")).json();
-      return ((data.ses && data.ses.Message) || [])
-        .filter((m) => m.destinations.ToAddresses.length === 1 && m.destinations.ToAddresses[0] === email.trim().toLowerCase())
-        .map((m) => ({ subject: m.subject, body: m.body }));
+      // Sent raw: the whole MIME message, as a mail client would get it.
+      return ((data.ses && data.ses.RawMessage) || []).map((m) => parseMail(m.raw_data))
+        .filter((mail) => mail.to === email.trim().toLowerCase())
+        .map((mail) => ({ subject: mail.subject, body: mail.html }));
     },
     /** With `ses`: the link in the one reset mail delivered to `email`, waiting for it. */
     async resetLink(email) {

@@ -1,10 +1,10 @@
 """The rest of an account's life through the generated SDK: password reset by emailed code,
-password change, sign-out on the server, the list of the account's sessions, its activity, and
-a change of address proven by a code mailed to the new one."""
+password change, sign-out on the server, the list of the account's sessions, its activity, a
+change of address proven by a code mailed to the new one, and the language of its mail."""
 
 from http import HTTPStatus
 
-from otp_login_client import AuthenticatedClient
+from otp_login_client import AuthenticatedClient, Client
 from otp_login_client.api.account import (
     change_email,
     change_password,
@@ -14,7 +14,14 @@ from otp_login_client.api.account import (
     reset_password,
 )
 from otp_login_client.api.auth import login, register, verify
-from otp_login_client.api.session import end_session, get_current_user, list_activity, list_sessions, logout
+from otp_login_client.api.session import (
+    end_session,
+    get_current_user,
+    list_activity,
+    list_sessions,
+    logout,
+    set_language,
+)
 from otp_login_client.models import (
     AccountDeletion,
     ActivityList,
@@ -24,6 +31,8 @@ from otp_login_client.models import (
     EmailChangeConfirmation,
     EmailChanged,
     EmailChangeRequest,
+    LanguageChoice,
+    MailLanguage,
     PasswordChange,
     PasswordReset,
     PasswordResetRequest,
@@ -313,3 +322,27 @@ def test_changing_the_address_needs_the_password_and_the_code_mailed_to_the_new_
     assert old.parsed.message == "Invalid username or password"
     with AuthenticatedClient(base_url=base_url, token=sign_in(client, server_log, new)) as again:
         assert get_current_user.sync_detailed(client=again).parsed.username == new
+
+
+def test_the_mail_language_is_the_registrations_accept_language_until_another_is_chosen(
+    client, base_url, email, server_log
+):
+    with Client(base_url=base_url, headers={"Accept-Language": "de"}, raise_on_unexpected_status=True) as german:
+        register_user(german, email)
+    token = sign_in(client, server_log, email)
+    with AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True) as authed:
+        assert get_current_user.sync_detailed(client=authed).parsed.language == MailLanguage.DE
+
+        changed = set_language.sync_detailed(client=authed, body=LanguageChoice(language=MailLanguage.ES))
+        assert changed.status_code == HTTPStatus.OK, changed.content
+        assert (changed.parsed.success, changed.parsed.message) == (True, "Language changed")
+        assert get_current_user.sync_detailed(client=authed).parsed.language == MailLanguage.ES
+
+        # The SDK's enum cannot hold another language: the raw request, on the client's own connection.
+        refused = authed.get_httpx_client().put("/me/language", json={"language": "it"})
+        assert refused.status_code == HTTPStatus.BAD_REQUEST
+        assert refused.json() == {
+            "success": False,
+            "message": 'Request body must be a JSON object with a field "language": "en", "de", "es" or "fr"',
+        }
+        assert get_current_user.sync_detailed(client=authed).parsed.language == MailLanguage.ES

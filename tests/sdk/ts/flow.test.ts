@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 
 import createClient from "openapi-fetch";
 
-import type { paths } from "../generated/ts/schema.ts";
+import type { components, paths } from "../generated/ts/schema.ts";
 import { baseUrl, codeAfter, codesFor, uniqueEmail } from "./support.ts";
 
 const api = createClient<paths>({ baseUrl });
@@ -43,7 +43,8 @@ describe("the TypeScript SDK", () => {
     assert.equal(me.response.status, 200);
     assert.ok(me.data, "a 200 answer has a body");
     const { user_id, created_at, email_verified_at, last_sign_in_at, last_sign_in_from, ...rest } = me.data;
-    assert.deepEqual(rest, { success: true, message: "Signed in", username: email });
+    // No Accept-Language of ours (fetch sends `*`): English.
+    assert.deepEqual(rest, { success: true, message: "Signed in", username: email, language: "en" });
     assert.match(user_id, /^[0-9a-f]{32}$/);
     // The code just spent proved the mailbox and is the last sign-in, from this machine.
     assert.ok(email_verified_at && last_sign_in_at, JSON.stringify(me.data));
@@ -384,6 +385,33 @@ describe("the TypeScript SDK, for the rest of an account's life", () => {
     assert.deepEqual(old.error, { success: false, message: "Invalid username or password" });
     const again = await signIn(newAddress);
     assert.equal((await api.GET("/me", { headers: bearer(again) })).data?.username, newAddress);
+  });
+
+  it("writes mail in the language Accept-Language preferred at registration, until another is chosen", async () => {
+    const email = uniqueEmail("ts");
+    const created = await api.POST("/register", {
+      headers: { "Accept-Language": "de" },
+      body: { username: email, password },
+    });
+    assert.equal(created.response.status, 201, JSON.stringify(created.error));
+    const token = await signIn(email);
+    const language = async () => (await api.GET("/me", { headers: bearer(token) })).data?.language;
+    assert.equal(await language(), "de");
+
+    const changed = await api.PUT("/me/language", { headers: bearer(token), body: { language: "es" } });
+    assert.equal(changed.response.status, 200, JSON.stringify(changed.error));
+    assert.deepEqual(changed.data, { success: true, message: "Language changed" });
+    assert.equal(await language(), "es");
+
+    // A language outside the enum gets past the types only by a cast; the server refuses it.
+    const body = { language: "it" } as unknown as components["schemas"]["LanguageChoice"];
+    const refused = await api.PUT("/me/language", { headers: bearer(token), body });
+    assert.equal(refused.response.status, 400);
+    assert.deepEqual(refused.error, {
+      success: false,
+      message: 'Request body must be a JSON object with a field "language": "en", "de", "es" or "fr"',
+    });
+    assert.equal(await language(), "es");
   });
 
   it("deletes the account with the current password, after which the address registers again", async () => {
