@@ -115,6 +115,17 @@ CREATE TABLE IF NOT EXISTS account_events (
   CONSTRAINT fk_account_events_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
+-- Addresses mail cannot reach, as SES reported them (a permanent bounce, or a complaint): no
+-- mail goes there until `otp-login users clear-mail` clears the address.
+CREATE TABLE IF NOT EXISTS mail_suppressions (
+  address VARCHAR(254) NOT NULL,
+  -- bounce or complaint
+  kind VARCHAR(16) NOT NULL,
+  reason VARCHAR(255) NULL DEFAULT NULL,
+  since DATETIME NOT NULL,
+  PRIMARY KEY (address)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
 -- The RSA keys that sign access tokens, shared by every instance: the public half as JWK
 -- components, the private half sealed with AES-256-GCM under a key derived from JWT_SECRET.
 -- The service makes the first one itself; `otp-login keys rotate` makes the others.

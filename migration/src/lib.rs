@@ -2,7 +2,7 @@
 //! exists), the table of one-time sign-in codes, the rate-limit state, exact usernames, code purposes and sessions,
 //! codes bound to the request that asked for them, the shared token-signing keys, and users'
 //! opaque public ids, refresh tokens, the index the sessions' clean-up reads, the owner's
-//! activity, the address a change-of-address code was mailed to, and each user's language.
+//! activity, the address a change-of-address code was mailed to, each user's language, and the addresses mail cannot reach.
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
@@ -26,6 +26,7 @@ mod m20261203_000016_unproven_lapse;
 mod m20261204_000017_account_events;
 mod m20261204_000018_pending_addresses;
 mod m20261204_000019_user_languages;
+mod m20261204_000020_mail_suppressions;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_account_events::Migration),
             Box::new(m20261204_000018_pending_addresses::Migration),
             Box::new(m20261204_000019_user_languages::Migration),
+            Box::new(m20261204_000020_mail_suppressions::Migration),
         ]
     }
 }

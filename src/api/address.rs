@@ -106,6 +106,11 @@ pub enum ChangeEmailResponse {
     Conflict(Json<ApiMessage>),
     /// Too many requests from this address, too many wrong passwords, or too many codes to the
     /// new address: wait `retry_after` seconds (also the `Retry-After` header).
+    /// Mail to the new address cannot be delivered (the mail service reported a bounce or a
+    /// complaint); nothing was sent. Message: `Mail to that address cannot be delivered;
+    /// choose another`.
+    #[oai(status = 422)]
+    Unprocessable(Json<ApiMessage>),
     #[oai(status = 429)]
     TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
     /// Something failed on the server; nothing changed.
@@ -128,6 +133,7 @@ answers_failures!(ChangeEmailResponse {
     too_many: TooManyRequests,
     bad_gateway: BadGateway,
     conflict: Conflict,
+    unprocessable: Unprocessable,
 });
 
 fn change_email_bad_request(err: poem::Error) -> ChangeEmailResponse {

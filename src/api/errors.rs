@@ -84,6 +84,11 @@ pub(crate) trait FailureResponse: Sized {
     fn conflict(body: Json<ApiMessage>) -> Self {
         Self::refused(body)
     }
+    /// Mail cannot reach the address the operation would mail.
+    fn unprocessable(_body: Json<ApiMessage>) -> Self {
+        tracing::error!("an operation that has no 422 met an undeliverable address");
+        Self::internal(Json(ApiMessage::failure("Internal error")))
+    }
 }
 
 /// The one mapping from domain errors to answers.
@@ -97,6 +102,9 @@ fn failure<R: FailureResponse>(err: AuthError) -> R {
         | AuthError::InvalidSession
         | AuthError::WrongCurrentPassword => R::refused(rejected(&err)),
         AuthError::SameAddress => R::bad_request(rejected(&err)),
+        AuthError::Undeliverable(_) | AuthError::UndeliverableAddress => {
+            R::unprocessable(rejected(&err))
+        }
         AuthError::UnknownSession => R::not_found(rejected(&err)),
         AuthError::RateLimited(limited) => {
             let (body, retry_after) = too_many(&limited);
@@ -124,7 +132,8 @@ macro_rules! answers_failures {
         $(, too_many: $too_many:ident)?
         $(, bad_gateway: $bad_gateway:ident)?
         $(, not_found: $not_found:ident)?
-        $(, conflict: $conflict:ident)? $(,)?
+        $(, conflict: $conflict:ident)?
+        $(, unprocessable: $unprocessable:ident)? $(,)?
     }) => {
         impl $crate::api::errors::FailureResponse for $response {
             fn refused(body: Json<ApiMessage>) -> Self {
@@ -150,6 +159,9 @@ macro_rules! answers_failures {
             })?
             $(fn conflict(body: Json<ApiMessage>) -> Self {
                 Self::$conflict(body)
+            })?
+            $(fn unprocessable(body: Json<ApiMessage>) -> Self {
+                Self::$unprocessable(body)
             })?
         }
     };

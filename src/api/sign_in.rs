@@ -163,6 +163,11 @@ pub enum LoginResponse {
     Unauthorized(Json<ApiMessage>),
     /// Too many requests from this address or for this username: wait `retry_after` seconds
     /// (also sent as the `Retry-After` header).
+    /// The password was right, but mail to the account's address cannot be delivered (the
+    /// mail service reported a permanent bounce or a complaint), so no code was sent; the
+    /// message says since when and what to do.
+    #[oai(status = 422)]
+    Unprocessable(Json<ApiMessage>),
     #[oai(status = 429)]
     TooManyRequests(Json<RateLimitedMessage>, #[oai(header = "Retry-After")] u64),
     /// Something failed on the server.
@@ -185,6 +190,7 @@ answers_failures!(LoginResponse {
     bad_request: BadRequest,
     too_many: TooManyRequests,
     bad_gateway: BadGateway,
+    unprocessable: Unprocessable,
 });
 
 fn login_bad_request(err: poem::Error) -> LoginResponse {

@@ -9,6 +9,7 @@ use super::limits::password_cap_prefix;
 use super::{CodePolicy, Email};
 use crate::store::accounts::{self, AccountFilter, AccountRow, Locked, Unlocked};
 use crate::store::events::{self, NewEvent};
+use crate::store::suppressions;
 use crate::store::{Db, StoreError};
 
 /// Why an operator's action did nothing.
@@ -183,6 +184,24 @@ impl AccountAdmin {
             "sign-in unlocked"
         );
         Ok(unlocked)
+    }
+
+    /// Lets mail reach the address again after a bounce or a complaint (the mailbox works
+    /// again). Answers whether it was undeliverable; an address no account holds may be
+    /// cleared too.
+    pub async fn clear_mail(&self, address: &str) -> Result<bool, AdminError> {
+        let key = Email::parse(address).map_or_else(
+            |_| address.trim().to_owned(),
+            |email| email.as_ref().to_owned(),
+        );
+        let cleared = suppressions::clear(&self.db, &key).await?;
+        tracing::warn!(
+            event = "mail_cleared",
+            by = "operator",
+            cleared,
+            "mail may reach the address again"
+        );
+        Ok(cleared)
     }
 
     /// Deletes the account and everything keyed to it; the address can register again.

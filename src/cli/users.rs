@@ -53,6 +53,9 @@ enum UsersAction {
     /// Let a locked-out owner back in: clears the lock after wrong codes, the wrong-password
     /// back-offs and the cap on wrong passwords.
     Unlock { email: String },
+    /// Let mail reach the address again, once its mailbox works: clears what a bounce or a
+    /// complaint reported (sign-in by code then mails codes there again).
+    ClearMail { email: String },
     /// Delete the account and everything keyed to it; the address can register again.
     Delete {
         email: String,
@@ -169,6 +172,15 @@ impl UsersCommand {
                     "back_offs_cleared": unlocked.back_offs,
                 });
                 done("unlock", email, fields, line)
+            }
+            UsersAction::ClearMail { email } => {
+                let cleared = admin.clear_mail(email).await?;
+                let line = if cleared {
+                    format!("mail may reach {email} again")
+                } else {
+                    format!("{email} was not marked undeliverable; nothing changed")
+                };
+                done("clear-mail", email, json!({ "cleared": cleared }), line)
             }
             UsersAction::Delete { email, .. } => {
                 admin.delete(email).await?;

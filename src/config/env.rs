@@ -128,6 +128,12 @@ pub struct Environment {
     /// for a local mail catcher). A secret: never logged.
     #[schemars(with = "Option<String>")]
     pub smtp_url: Option<SecretString>,
+    /// What this process serves: `api` (the HTTP operations), or `mail-events` (on Lambda, the
+    /// SES bounce and complaint events SNS delivers from `MAIL_EVENTS_TOPIC_ARN`).
+    pub function_role: String,
+    /// The one SNS topic whose mail events the `mail-events` function reads; records from any
+    /// other topic are refused.
+    pub mail_events_topic_arn: Option<String>,
     /// Longest wait for the SMTP server to take a message, in seconds (1 to 30).
     pub smtp_timeout_seconds: u64,
     /// A folder of mail templates replacing the compiled-in ones of the same name
@@ -230,6 +236,8 @@ impl Default for Environment {
             mailer: None,
             sender_email: None,
             smtp_url: None,
+            function_role: "api".into(),
+            mail_events_topic_arn: None,
             smtp_timeout_seconds: 5,
             mail_templates_dir: None,
             mail_site_name: "otp-login".into(),

@@ -34,6 +34,8 @@ pub struct Settings {
     pub limits: RateLimits,
     pub mail: MailerChoice,
     pub mail_templates: MailTemplateSettings,
+    /// Set when this process is the function that reads the mail service's events.
+    pub mail_events: Option<MailEventsSettings>,
     pub cors: CorsSettings,
     /// Base URL of the pages, ending in `/`, for the link in reset mails; none on Lambda
     /// unless `PAGES_URL` is set.
@@ -118,6 +120,12 @@ impl PartialEq for SmtpSettings {
 }
 
 impl Eq for SmtpSettings {}
+
+/// The mail-events function: the only topic it takes events from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailEventsSettings {
+    pub topic_arn: String,
+}
 
 /// What every mail is written with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +214,7 @@ impl Settings {
             limits: limits(&env)?,
             mail: mailer(&env, on_lambda)?,
             mail_templates: mail_templates(&env)?,
+            mail_events: mail_events(&env, on_lambda)?,
             pages_url: pages_url(&env, on_lambda)?,
             tokens: tokens::tokens(&env, on_lambda)?,
             server: ServerSettings {
@@ -478,6 +487,38 @@ fn smtp(env: &Environment, sender: Option<&str>) -> Result<MailerChoice, ConfigE
         url,
         timeout: Duration::from_secs(env.smtp_timeout_seconds),
     }))
+}
+
+fn mail_events(
+    env: &Environment,
+    on_lambda: bool,
+) -> Result<Option<MailEventsSettings>, ConfigError> {
+    match env.function_role.trim() {
+        "api" => Ok(None),
+        "mail-events" if !on_lambda => Err(ConfigError(
+            "FUNCTION_ROLE=mail-events runs only on AWS Lambda (SNS delivers its events)".into(),
+        )),
+        "mail-events" => {
+            let topic_arn = env
+                .mail_events_topic_arn
+                .as_deref()
+                .map(str::trim)
+                .filter(|arn| arn.starts_with("arn:aws") && arn.contains(":sns:"))
+                .ok_or_else(|| {
+                    ConfigError(
+                        "MAIL_EVENTS_TOPIC_ARN must be the SNS topic's ARN when \
+                         FUNCTION_ROLE=mail-events"
+                            .into(),
+                    )
+                })?;
+            Ok(Some(MailEventsSettings {
+                topic_arn: topic_arn.to_owned(),
+            }))
+        }
+        other => Err(ConfigError(format!(
+            "FUNCTION_ROLE must be `api` or `mail-events`, got {other:?}"
+        ))),
+    }
 }
 
 fn mail_templates(env: &Environment) -> Result<MailTemplateSettings, ConfigError> {

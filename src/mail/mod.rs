@@ -2,6 +2,7 @@
 //! templates and languages, the MIME message every transport sends, and the mailers: SES,
 //! SMTP, and the development mailer.
 mod dev;
+pub mod events;
 mod mime;
 mod render;
 mod ses;

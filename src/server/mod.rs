@@ -3,6 +3,7 @@
 //! serves Lambda events or a local port as the environment says.
 mod app;
 pub mod client;
+pub mod mail_events;
 pub mod middleware;
 pub mod slow_clients;
 
@@ -140,6 +141,10 @@ async fn shutdown_signal() {
 /// Runs the service where the environment says: Lambda events, or a local TCP server.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mailer = mailer_for(&settings).await?;
+    if let Some(events) = &settings.mail_events {
+        let auth = build_auth_service(&settings, mailer).await?;
+        return mail_events::run(auth, events.topic_arn.clone()).await;
+    }
     if settings.on_lambda {
         let auth = build_auth_service(&settings, mailer).await?;
         let app = build_app(auth, &settings).into_endpoint();

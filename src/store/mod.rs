@@ -7,6 +7,7 @@ pub mod limits;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod signing_keys;
+pub mod suppressions;
 pub mod users;
 
 use std::time::Duration;

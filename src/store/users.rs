@@ -77,6 +77,8 @@ pub async fn find_by_username(
 pub struct Claimed {
     pub user: Option<UserRecord>,
     pub known_address: bool,
+    /// Since when mail cannot reach the account's address, if it cannot.
+    pub undeliverable_since: Option<DateTime<Utc>>,
 }
 
 /// The user named exactly `username` and whether they signed in from `address` before, in
@@ -90,7 +92,9 @@ pub async fn find_claimed(
         db.get_database_backend(),
         "SELECT users.*, EXISTS (SELECT 1 FROM password_attempts p \
          WHERE p.username = users.username AND p.address = ? AND p.signed_in_ms IS NOT NULL) \
-         AS known_address FROM users WHERE users.username = ?",
+         AS known_address, (SELECT s.since FROM mail_suppressions s \
+         WHERE s.address = users.username) AS undeliverable_since \
+         FROM users WHERE users.username = ?",
         [address.into(), username.into()],
     );
     for row in db.query_all(statement).await? {
@@ -98,15 +102,18 @@ pub async fn find_claimed(
         // As in `find_by_username`: the bytes must match, whatever the collation.
         if user.username == username {
             let known: i64 = row.try_get("", "known_address")?;
+            let undeliverable_since = row.try_get("", "undeliverable_since")?;
             return Ok(Claimed {
                 user: Some(user.into()),
                 known_address: known != 0,
+                undeliverable_since,
             });
         }
     }
     Ok(Claimed {
         user: None,
         known_address: false,
+        undeliverable_since: None,
     })
 }
 

@@ -3,6 +3,7 @@
 mod abuse;
 mod activity;
 mod bad_input;
+mod bounces;
 mod cli;
 mod delete_account;
 mod docs;

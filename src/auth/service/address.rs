@@ -42,6 +42,9 @@ impl AuthService {
         {
             return Err(AuthError::UsernameTaken);
         }
+        if self.undeliverable(new_username.as_ref()).await?.is_some() {
+            return Err(AuthError::UndeliverableAddress);
+        }
         let purpose = CodePurpose::EmailChange;
         let origin = Origin::session(client, session);
         if let Err(limited) = self.limiter.take_code_send(purpose, new_username).await? {

@@ -5,6 +5,7 @@
 mod account;
 mod activity;
 mod address;
+mod mail_events;
 mod password;
 mod sessions;
 mod sign_in;
@@ -53,6 +54,18 @@ pub enum AuthError {
     /// A change of address to the address the account has.
     #[error("New address is the current address")]
     SameAddress,
+    /// Mail to the account's address cannot be delivered (the mail service reported a
+    /// permanent bounce or a complaint): told after a right password, instead of a code that
+    /// would never arrive.
+    #[error(
+        "Mail to your address cannot be delivered (it was refused on {}); once your mailbox \
+         accepts mail again, ask the service's operator to clear it",
+        .0.format("%Y-%m-%d")
+    )]
+    Undeliverable(chrono::DateTime<chrono::Utc>),
+    /// The address a change of address names cannot receive mail.
+    #[error("Mail to that address cannot be delivered; choose another")]
+    UndeliverableAddress,
     #[error("Too many attempts; try again in {} seconds", .0.retry_after_secs())]
     RateLimited(Limited),
     /// The mail service refused the message or could not be reached.
@@ -275,6 +288,21 @@ impl AuthService {
     /// Mails `notice` to the owner, before the answer. A notice that cannot be mailed changes
     /// nothing: the flow stands, and the log says `mail_failed` for the alarm.
     async fn notify(&self, user_id: i32, notice: &Notice, what: &str) {
+        match self.undeliverable(notice.to.as_ref()).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                tracing::info!(
+                    event = "mail_suppressed",
+                    user_id,
+                    "the {what} was not sent: the address cannot receive mail"
+                );
+                return;
+            }
+            Err(err) => {
+                tracing::error!(event = "mail_failed", error = %err, user_id, "could not mail the {what}");
+                return;
+            }
+        }
         if let Err(err) = self.mailer.send_notice(notice).await {
             tracing::error!(
                 event = "mail_failed",
@@ -327,6 +355,7 @@ impl AuthService {
         let Claimed {
             user,
             known_address,
+            ..
         } = claimed;
         let reserved = match self
             .limiter

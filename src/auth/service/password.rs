@@ -83,6 +83,17 @@ impl AuthService {
             self.send_decoy(username, purpose).await;
             return Ok(());
         };
+        if self.undeliverable(&user.username).await?.is_some() {
+            // Answered as a sent one; the decoy keeps the timing.
+            tracing::info!(
+                event = "mail_suppressed",
+                client,
+                user_id = user.id,
+                "no reset code sent: the address cannot receive mail"
+            );
+            self.send_decoy(username, purpose).await;
+            return Ok(());
+        }
         let to = Email::parse(&user.username).map_err(|_| purpose.refusal())?;
         let origin = Origin::client(client);
         match self.send_code(origin, &user, to, purpose, challenge).await {

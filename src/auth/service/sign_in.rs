@@ -108,6 +108,7 @@ impl AuthService {
         let claimed = users::find_claimed(&self.db, username.as_ref(), client).await?;
         let device = user_agent.and_then(device::describe);
         let origin = Origin::client(client).device(device.as_deref());
+        let undeliverable_since = claimed.undeliverable_since;
         let user = self
             .check_password(
                 origin,
@@ -117,6 +118,16 @@ impl AuthService {
                 PasswordFor::SignIn,
             )
             .await?;
+        if let Some(since) = undeliverable_since {
+            // The password was right: its owner learns why no code comes, and none is sent.
+            tracing::info!(
+                event = "mail_suppressed",
+                client,
+                user_id = user.id,
+                "no code sent: the address cannot receive mail"
+            );
+            return Err(AuthError::Undeliverable(since));
+        }
         let challenge = Challenge::generate();
         // The code goes to the address on the account, never to the string the request typed.
         let to = Email::parse(&user.username).map_err(|_| AuthError::InvalidCredentials)?;
