@@ -13,6 +13,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from email import message_from_string
+from email import policy as mail_policy
 
 BASE, SES, PAGES = sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/"), sys.argv[3]
 ORIGIN = "https://pages.example.com"
@@ -45,15 +47,20 @@ used = set()
 
 def delivered(to, subject="Your sign-in code"):
     """The code of the one message with `subject` to `to` not read before (the emulator does not
-    keep them in order), and the reset link in it if any (the body is the HTML part)."""
+    keep them in order), and the reset link in its HTML part if any. SES takes the whole MIME
+    message (raw content); the emulator keeps it as sent."""
     with urllib.request.urlopen(SES + "/moto-api/data.json", timeout=10) as response:
-        messages = json.load(response).get("ses", {}).get("Message", [])
-    bodies = [m["body"] for m in messages if m["destinations"]["ToAddresses"] == [to] and m["subject"] == subject]
-    for body in bodies:
-        codes = re.findall(r"(?<!\d)\d{6}(?!\d)", body)
-        if codes and body not in used:
-            used.add(body)
-            link = re.search(r'href="([^"]*reset\.html#[^"]*)"', body)
+        raws = [m["raw_data"] for m in json.load(response).get("ses", {}).get("RawMessage", [])]
+    for raw in raws:
+        message = message_from_string(raw, policy=mail_policy.default)
+        if message["To"] != to or message["Subject"] != subject or raw in used:
+            continue
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        markup = message.get_body(preferencelist=("html",)).get_content()
+        codes = re.findall(r"(?<!\d)\d{6}(?!\d)", text)
+        if codes:
+            used.add(raw)
+            link = re.search(r'href="([^"]*reset\.html#[^"]*)"', markup)
             return codes[0], html.unescape(link.group(1)) if link else None
     return None, None
 
