@@ -229,7 +229,7 @@ impl Templates {
                 // A block that is missing is missing from the text part.
                 let text = format!("{}/{}.txt", language.tag(), kind.name());
                 for variables in [samples, without] {
-                    self.render_with(kind, language, "someone@example.com", variables)
+                    self.render(kind, language, "someone@example.com", variables)
                         .map_err(|err| located(dir, &text, &err))?;
                 }
             }
@@ -239,16 +239,6 @@ impl Templates {
 
     /// Renders `kind` in `language` for `to`, with its variables.
     pub fn render(
-        &self,
-        kind: Kind,
-        language: Language,
-        to: &str,
-        variables: Vec<(&'static str, Value)>,
-    ) -> Result<Rendered, minijinja::Error> {
-        self.render_with(kind, language, to, variables)
-    }
-
-    fn render_with(
         &self,
         kind: Kind,
         language: Language,

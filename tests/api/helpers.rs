@@ -588,3 +588,43 @@ pub async fn traces_of(app: &TestApp, user_id: i64, email: &str) -> Vec<String> 
     }
     found
 }
+
+impl TestApp {
+    /// Registers `email` from a browser whose `Accept-Language` is `accept_language`.
+    pub async fn register_speaking(&self, email: &str, accept_language: &str) {
+        let registered = self
+            .client
+            .post(self.url("/register"))
+            .header("Accept-Language", accept_language)
+            .json(&json!({"username": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("request");
+        assert_status(registered, 201).await;
+    }
+}
+
+/// Checks that `raw` is a sign-in code mail to `to` in German with the headers of an
+/// automatic mail, a message id on `sender_domain` and the code in both parts; answers the
+/// code.
+pub fn assert_a_german_code_mail(raw: &[u8], to: &str, sender_domain: &str) -> String {
+    let message = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a MIME message");
+    let recipient = message.to().and_then(|to| to.first()).expect("a recipient");
+    assert_eq!(recipient.address(), Some(to));
+    let header = |name: &str| message.header_raw(name).map(|v| v.trim().to_owned());
+    assert_eq!(header("Content-Language").as_deref(), Some("de"));
+    assert_eq!(header("Auto-Submitted").as_deref(), Some("auto-generated"));
+    assert!(message.date().is_some());
+    assert!(message
+        .message_id()
+        .is_some_and(|id| id.ends_with(&format!("@{sender_domain}"))));
+    assert_ne!(message.subject(), Some("Your sign-in code"));
+    let text = message.body_text(0).expect("a text part");
+    let html = message.body_html(0).expect("an HTML part");
+    assert!(html.contains("lang=\"de\""), "{html}");
+    let code = crate::ses::code_in(&text);
+    assert!(html.contains(&code), "{html}");
+    code
+}

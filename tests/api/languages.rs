@@ -7,18 +7,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn register_speaking(app: &TestApp, email: &str, accept_language: &str) {
-    let registered = app
-        .client
-        .post(app.url("/register"))
-        .header("Accept-Language", accept_language)
-        .json(&json!({"username": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_status(registered, 201).await;
-}
-
 async fn set_language(app: &TestApp, token: &str, language: &serde_json::Value) -> Response {
     app.client
         .put(app.url("/me/language"))
@@ -44,7 +32,7 @@ async fn the_registration_language_writes_every_mail_and_an_unknown_one_is_engli
         ("ja, zh-CN;q=0.5", Language::En),
     ] {
         let email = unique_email();
-        register_speaking(&app, &email, header).await;
+        app.register_speaking(&email, header).await;
         assert_status(app.login(&email, PASSWORD).await, 200).await;
         let (language, subject) = last_mail_language(&app, &email);
         assert_eq!(language, expected, "{header}");

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use otp_login::mail::{Sender, SmtpMailer, Templates};
 use secrecy::SecretString;
-use serde_json::json;
 
 use crate::helpers::*;
 
@@ -98,38 +97,13 @@ async fn a_german_user_gets_german_mail_over_smtp_with_the_headers_of_an_automat
     let server = SmtpServer::start();
     let app = test_app().mailer(smtp_mailer(&server.url())).spawn().await;
     let email = unique_email();
-    let registered = app
-        .client
-        .post(app.url("/register"))
-        .header("Accept-Language", "de-CH, de;q=0.9, en;q=0.5")
-        .json(&json!({"username": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_status(registered, 201).await;
+    app.register_speaking(&email, "de-CH, de;q=0.9, en;q=0.5")
+        .await;
     assert_status(app.login(&email, PASSWORD).await, 200).await;
 
     let received = server.received();
     assert_eq!(received.len(), 1);
-    let message = mail_parser::MessageParser::default()
-        .parse(&received[0])
-        .unwrap();
-    let to = message.to().and_then(|to| to.first()).unwrap();
-    assert_eq!(to.address(), Some(email.as_str()));
-    let header = |name: &str| message.header_raw(name).map(|v| v.trim().to_owned());
-    assert_eq!(header("Content-Language").as_deref(), Some("de"));
-    assert_eq!(header("Auto-Submitted").as_deref(), Some("auto-generated"));
-    assert!(message.date().is_some());
-    assert!(message
-        .message_id()
-        .is_some_and(|id| id.ends_with("@login.example.com")));
-    let subject = message.subject().unwrap();
-    assert_ne!(subject, "Your sign-in code");
-    let text = message.body_text(0).unwrap();
-    let html = message.body_html(0).unwrap();
-    assert!(html.contains("lang=\"de\""), "{html}");
-    let code = crate::ses::code_in(&text);
-    assert!(html.contains(&code));
+    let code = assert_a_german_code_mail(&received[0], &email, "login.example.com");
     assert_status(app.verify(&email, &code).await, 200).await;
 }
 
