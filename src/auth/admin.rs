@@ -40,6 +40,17 @@ pub struct AccountView {
     /// The wrong-password back-offs running now (listings leave them out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub back_offs: Option<Vec<BackOffView>>,
+    /// Why mail cannot reach the address, if the mail service said so (listings leave it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_undeliverable: Option<UndeliverableView>,
+}
+
+/// What the mail service reported of the address: a bounce or a complaint, and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndeliverableView {
+    pub kind: String,
+    pub reason: Option<String>,
+    pub since: DateTime<Utc>,
 }
 
 /// A wrong-password back-off still running for one client address.
@@ -86,8 +97,14 @@ impl AccountAdmin {
                 until: DateTime::from_timestamp_millis(back_off.open_at_ms).unwrap_or_default(),
             })
             .collect();
+        let undeliverable = suppressions::find(&self.db, &row.username).await?;
         let mut view = self.view(row);
         view.back_offs = Some(back_offs);
+        view.mail_undeliverable = undeliverable.map(|found| UndeliverableView {
+            kind: found.kind,
+            reason: found.reason,
+            since: found.since,
+        });
         Ok(view)
     }
 
@@ -256,6 +273,7 @@ impl AccountAdmin {
             code_sign_in_locked: self.codes.locks(wrong_codes),
             live_sessions: u64::try_from(row.live_sessions).unwrap_or(0),
             back_offs: None,
+            mail_undeliverable: None,
         }
     }
 }

@@ -249,6 +249,16 @@ fn show(view: &AccountView) -> String {
         || "no".to_owned(),
         |at| format!("yes, since {}", time(Some(at))),
     );
+    let mail = view.mail_undeliverable.as_ref().map_or_else(
+        || "no bounce or complaint on record".to_owned(),
+        |found| {
+            format!(
+                "undeliverable: a {} on {} (users clear-mail clears it)",
+                found.kind,
+                time(Some(found.since))
+            )
+        },
+    );
     let rows = [
         ("id", view.id.to_string()),
         ("username", view.username.clone()),
@@ -263,6 +273,7 @@ fn show(view: &AccountView) -> String {
         ("wrong codes", format!("{}{locked}", view.wrong_codes)),
         ("password back-offs", back_offs),
         ("disabled", disabled),
+        ("mail", mail),
     ];
     rows.iter()
         .map(|(name, value)| format!("{name:<19} {value}\n"))

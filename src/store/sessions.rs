@@ -205,6 +205,8 @@ pub async fn revoke(db: &DatabaseConnection, user_id: i32, id: &str) -> Result<b
         .filter(Column::Id.eq(id))
         .filter(Column::UserId.eq(user_id))
         .filter(Column::RevokedAt.is_null())
+        // An expired session is over already: there is nothing left to end.
+        .filter(Column::ExpiresAt.gt(now()))
         .exec(db)
         .await?
         .rows_affected;

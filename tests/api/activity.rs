@@ -212,3 +212,20 @@ async fn events_past_the_retention_time_are_pruned_and_newer_ones_stay() {
         assert!(kept.iter().all(|e| !e.ends_with("@192.0.2.1")));
     }
 }
+
+#[tokio::test]
+async fn a_flow_stands_when_its_activity_row_cannot_be_written() {
+    let app = test_app().spawn().await;
+    let email = unique_email();
+    let token = app.sign_in(&email).await;
+    let db = app.connect_db().await;
+    db.execute_unprepared("DROP TABLE account_events")
+        .await
+        .unwrap();
+    assert_status(app.login(&email, "not the password").await, 401).await;
+    let changed = app
+        .change_password(&token, PASSWORD, "a brand new passphrase")
+        .await;
+    assert_answer(changed, 200, "Password changed").await;
+    assert_status(app.login(&email, "a brand new passphrase").await, 200).await;
+}

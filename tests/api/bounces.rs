@@ -69,11 +69,21 @@ async fn a_recorded_hard_bounce_makes_the_next_sign_in_say_so_and_sends_nothing(
         assert_status(app.request_reset(&email).await, 200).await;
         assert_eq!(mails(&app, &email), sent, "{backend:?}: nothing went out");
 
+        let shown = stdout(&users(&app, &["show", &email]));
+        assert!(
+            shown.contains("undeliverable: a bounce on 2026-12-04"),
+            "{shown}"
+        );
         let cleared = users(&app, &["clear-mail", &email]);
         assert!(cleared.status.success(), "{cleared:?}");
         assert!(stdout(&cleared).contains("again"), "{}", stdout(&cleared));
         assert_status(app.login(&email, PASSWORD).await, 200).await;
         assert_eq!(mails(&app, &email), sent + 1, "codes go out again");
+        let shown = stdout(&users(&app, &["show", &email]));
+        assert!(
+            shown.contains("no bounce or complaint on record"),
+            "{shown}"
+        );
     }
 }
 

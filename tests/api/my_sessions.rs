@@ -2,6 +2,7 @@
 //! opened and marks this one; `DELETE /sessions/{id}` ends one at once, and only one of the
 //! owner's own.
 use reqwest::Response;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -156,4 +157,34 @@ async fn one_user_can_neither_see_nor_end_anothers_sessions() {
     assert_answer(anonymous, 401, SIGNED_OUT).await;
     assert_answer(end(&app, "not-a-jwt", &alices_id).await, 401, SIGNED_OUT).await;
     assert_answer(app.me(&alice_token).await, 200, "Signed in").await;
+}
+
+#[tokio::test]
+async fn a_session_past_its_end_is_unknown_to_the_list_and_to_ending() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let app = test_app().on(backend).spawn().await;
+        let email = unique_email();
+        let token = app.sign_in(&email).await;
+        let expired = app.sign_in_again(&email).await;
+        let sessions = sessions_of(&app, &token).await;
+        let old = sessions
+            .iter()
+            .find(|s| s["current"] == false)
+            .map(id_of)
+            .unwrap();
+        let db = app.connect_db().await;
+        db.execute(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "UPDATE sessions SET expires_at = ? WHERE id = ?",
+            [
+                (chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
+                old.clone().into(),
+            ],
+        ))
+        .await
+        .unwrap();
+        assert_eq!(sessions_of(&app, &token).await.len(), 1, "{backend:?}");
+        assert_answer(end(&app, &token, &old).await, 404, UNKNOWN).await;
+        assert_status(app.me(&expired).await, 401).await;
+    }
 }

@@ -50,7 +50,7 @@ impl AuthService {
         if let Err(limited) = self.limiter.take_code_send(purpose, new_username).await? {
             let detail = Some(purpose.send_limit());
             self.record(user.id, EventKind::Limited, origin, detail)
-                .await?;
+                .await;
             return Err(limited_event(client, purpose.send_limit(), limited));
         }
         let challenge = session_challenge(session)?;
@@ -115,7 +115,7 @@ impl AuthService {
             "address changed; other sessions ended"
         );
         self.record(user.id, EventKind::EmailChanged, origin, None)
-            .await?;
+            .await;
         if self.notices.email_changed {
             if let Ok(old) = Email::parse(&user.username) {
                 let about = About::EmailChanged {

@@ -238,15 +238,20 @@ impl AuthService {
 
     /// Records an event in the owner's activity, before the answer. One record in
     /// `PRUNE_EVENTS_ONE_IN` first prunes a bounded batch of events past the retention time.
+    /// The flow's outcome stands whether or not its row can be written: a refusal stays the
+    /// refusal and a change stays made, and a row that could not be written is logged as
+    /// `activity_not_recorded` (the security log line holds the same facts).
     async fn record(
         &self,
         user_id: i32,
         kind: EventKind,
         origin: Origin<'_>,
         detail: Option<&str>,
-    ) -> Result<(), AuthError> {
+    ) {
         if rand::random_range(0..PRUNE_EVENTS_ONE_IN) == 0 {
-            self.prune_activity().await?;
+            if let Err(err) = self.prune_activity().await {
+                tracing::warn!(error = %err, "could not prune the activity");
+            }
         }
         let event = NewEvent {
             user_id,
@@ -256,8 +261,15 @@ impl AuthService {
             session_id: origin.session,
             detail,
         };
-        events::record(&self.db, event).await?;
-        Ok(())
+        if let Err(err) = events::record(&self.db, event).await {
+            tracing::error!(
+                event = "activity_not_recorded",
+                kind = kind.as_str(),
+                user_id,
+                error = %err,
+                "could not record the event in the owner's activity"
+            );
+        }
     }
 
     /// Deletes a bounded batch of events older than the retention time. Answers how many.
@@ -367,7 +379,7 @@ impl AuthService {
                 if let Some(user) = &user {
                     let detail = Some("password");
                     self.record(user.id, EventKind::Limited, origin, detail)
-                        .await?;
+                        .await;
                 }
                 return Err(limited_event(client, "password", limited));
             }
@@ -389,7 +401,7 @@ impl AuthService {
                 // from; a name nobody holds has no one to tell.
                 if let Some(user) = &user {
                     self.record(user.id, EventKind::WrongPassword, origin, None)
-                        .await?;
+                        .await;
                 }
                 return Err(asked.wrong(client, user.as_ref()));
             }

@@ -187,7 +187,7 @@ impl AuthService {
             Origin::client(client),
             Some(by),
         )
-        .await?;
+        .await;
         self.notify_password_changed(&user, true, client).await;
         Ok(())
     }
@@ -289,7 +289,7 @@ impl AuthService {
         );
         let origin = Origin::session(client, session);
         self.record(user.id, EventKind::PasswordChanged, origin, None)
-            .await?;
+            .await;
         self.notify_password_changed(&user, false, client).await;
         Ok(())
     }

@@ -183,7 +183,7 @@ impl AuthService {
             session: Some(&record.session_id),
         };
         self.record(record.user_id, EventKind::RefreshTokenReused, origin, None)
-            .await?;
+            .await;
         tracing::warn!(
             event = "refresh_token_reused",
             client,
@@ -279,7 +279,7 @@ impl AuthService {
         );
         let origin = Origin::session(client, session);
         self.record(session.user_id, EventKind::SignedOut, origin, Some(scope))
-            .await?;
+            .await;
         Ok(())
     }
 
@@ -302,7 +302,7 @@ impl AuthService {
         };
         let origin = Origin::session(client, session);
         self.record(session.user_id, EventKind::SignedOut, origin, Some(detail))
-            .await?;
+            .await;
         tracing::info!(
             event = "signed_out",
             client,

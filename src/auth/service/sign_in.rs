@@ -75,7 +75,8 @@ impl AuthService {
                     "user registered"
                 );
                 self.record(id, EventKind::Registered, Origin::client(client), None)
-                    .await
+                    .await;
+                Ok(())
             }
             Err(users::InsertUserError::UsernameTaken) => Err(AuthError::UsernameTaken),
             Err(users::InsertUserError::Store(err)) => Err(err.into()),
@@ -150,7 +151,7 @@ impl AuthService {
             limited_event(client, purpose.send_limit(), limited);
             let detail = Some(purpose.send_limit());
             self.record(user.id, EventKind::Limited, origin, detail)
-                .await?;
+                .await;
             let digest = challenge.digest();
             codes::rebind(&self.db, user.id, purpose.column(), &digest, client).await?;
             return Ok(challenge);
@@ -216,7 +217,8 @@ impl AuthService {
             _ => EventKind::CodeSent,
         };
         self.record(user.id, kind, origin, Some(purpose.name()))
-            .await
+            .await;
+        Ok(())
     }
 
     /// The link in a reset mail, if the pages' address is known.
@@ -292,7 +294,7 @@ impl AuthService {
                 "wrong code"
             );
             self.record(user.id, EventKind::WrongCode, origin, Some(purpose.name()))
-                .await?;
+                .await;
             if purpose.counts_wrong_codes() {
                 self.count_wrong_code(origin, user).await?;
             }
@@ -342,7 +344,7 @@ impl AuthService {
             (Err((CheckedBy::Username, limited)), Some((user, _))) => {
                 let detail = Some(purpose.check_limit());
                 self.record(user.id, EventKind::Limited, origin, detail)
-                    .await?;
+                    .await;
                 return Err(limited_event(client, purpose.check_limit(), limited));
             }
             (Err((CheckedBy::Username, limited)), None) => {
@@ -377,7 +379,7 @@ impl AuthService {
             ..origin
         };
         self.record(user.id, EventKind::SignedIn, origin, None)
-            .await?;
+            .await;
         if new_address {
             if let Ok(to) = Email::parse(&user.username) {
                 let about = About::NewSignInAddress;
@@ -422,8 +424,7 @@ impl AuthService {
         if !users::record_wrong_code(&self.db, user.id, lock).await? {
             return Ok(());
         }
-        self.record(user.id, EventKind::Locked, origin, None)
-            .await?;
+        self.record(user.id, EventKind::Locked, origin, None).await;
         tracing::warn!(
             event = "code_sign_in_locked",
             client,
