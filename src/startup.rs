@@ -12,7 +12,9 @@ use crate::auth::{AuthService, CodeHasher, KeyRing, PasswordHasher, RateLimiter,
 use crate::config::secrets::ServerKeys;
 use crate::config::KeySource;
 use crate::config::{DatabaseSettings, MailerChoice, Settings};
-use crate::mail::{DevMailer, Mailer, Sender, SesMailer, Site, SmtpMailer, Templates};
+use crate::mail::{
+    DevMailer, Mailer, Sender, SesMailer, Site, SmtpMailer, TemplateError, Templates,
+};
 use crate::store::signing_keys::{self, StoredKey};
 use crate::store::{self, Db};
 
@@ -145,21 +147,27 @@ pub async fn rotate_keys(settings: &Settings, now: bool) -> anyhow::Result<Rotat
     rotated
 }
 
-/// The mailer the settings ask for, with the checked templates; the SES client is built here,
-/// once per process. Templates that do not parse or render stop start-up here, with their
-/// file and line.
-pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+/// The templates every mail is written with: the compiled-in ones with the configured
+/// overrides, each message rendered once in every language to check them.
+pub fn templates_for(settings: &Settings) -> Result<Templates, TemplateError> {
     let site = Site {
         name: settings.mail_templates.site_name.clone(),
         url: settings.pages_url.clone(),
     };
-    let templates = Arc::new(Templates::load(
-        settings.mail_templates.dir.as_deref(),
-        site,
-    )?);
-    let sender = |raw: &str| {
-        Sender::new(raw, &settings.mail_templates.site_name).map_err(anyhow::Error::msg)
-    };
+    Templates::load(settings.mail_templates.dir.as_deref(), site)
+}
+
+/// Who mail comes from: `raw` (`SENDER_EMAIL`), named as the site when it names no one.
+pub fn sender_for(settings: &Settings, raw: &str) -> Result<Sender, String> {
+    Sender::new(raw, &settings.mail_templates.site_name)
+}
+
+/// The mailer the settings ask for, with the checked templates; the SES client is built here,
+/// once per process. Templates that do not parse or render stop start-up here, with their
+/// file and line.
+pub async fn mailer_for(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    let templates = Arc::new(templates_for(settings)?);
+    let sender = |raw: &str| sender_for(settings, raw).map_err(anyhow::Error::msg);
     Ok(match &settings.mail {
         MailerChoice::Development => {
             tracing::warn!(

@@ -78,6 +78,12 @@ pub struct AccountAdmin {
     codes: CodePolicy,
 }
 
+/// An address as typed, in the form usernames are stored; a stored name the parser would
+/// refuse (a row written by hand) is looked up as typed.
+fn stored_key(typed: &str) -> String {
+    Email::parse(typed).map_or_else(|_| typed.to_owned(), |email| email.as_ref().to_owned())
+}
+
 impl AccountAdmin {
     pub fn new(db: Db, codes: CodePolicy) -> Self {
         Self { db, codes }
@@ -207,11 +213,7 @@ impl AccountAdmin {
     /// again). Answers whether it was undeliverable; an address no account holds may be
     /// cleared too.
     pub async fn clear_mail(&self, address: &str) -> Result<bool, AdminError> {
-        let key = Email::parse(address).map_or_else(
-            |_| address.trim().to_owned(),
-            |email| email.as_ref().to_owned(),
-        );
-        let cleared = suppressions::clear(&self.db, &key).await?;
+        let cleared = suppressions::clear(&self.db, &stored_key(address.trim())).await?;
         tracing::warn!(
             event = "mail_cleared",
             by = "operator",
@@ -250,10 +252,7 @@ impl AccountAdmin {
     }
 
     async fn find(&self, username: &str) -> Result<AccountRow, AdminError> {
-        // A stored name the parser would refuse (a row written by hand) is looked up as typed.
-        let key = Email::parse(username)
-            .map_or_else(|_| username.to_owned(), |email| email.as_ref().to_owned());
-        accounts::find(&self.db, &key)
+        accounts::find(&self.db, &stored_key(username))
             .await?
             .ok_or_else(|| AdminError::NoSuchAccount(username.to_owned()))
     }

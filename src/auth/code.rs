@@ -34,13 +34,9 @@ impl CodePurpose {
         }
     }
 
-    /// The purpose as the owner's activity names it.
+    /// The purpose as the owner's activity names it: as the column does.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::SignIn => "sign_in",
-            Self::PasswordReset => "password_reset",
-            Self::EmailChange => "email_change",
-        }
+        self.column().as_str()
     }
 
     /// The one refusal for every failure of a code of this purpose: the answer never says

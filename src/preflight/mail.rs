@@ -11,12 +11,13 @@ use aws_sdk_sesv2::Client;
 
 use super::Finding;
 use crate::config::{MailerChoice, SesSettings, Settings, SmtpSettings};
-use crate::mail::{Sender, Site, SmtpMailer, Templates};
+use crate::mail::{SmtpMailer, Templates};
+use crate::startup::{sender_for, templates_for};
 
 /// Whether the SMTP server answers, as `serve` would reach it (the URL's credentials stay
 /// out of the finding).
-async fn smtp_server(smtp: &SmtpSettings) -> Finding {
-    let sender = match Sender::new(&smtp.sender, "otp-login") {
+async fn smtp_server(settings: &Settings, smtp: &SmtpSettings) -> Finding {
+    let sender = match sender_for(settings, &smtp.sender) {
         Ok(sender) => sender,
         Err(err) => return Finding::error("mailer", err),
     };
@@ -38,12 +39,8 @@ pub async fn check(settings: &Settings) -> Vec<Finding> {
 
 /// The templates `serve` would load, overrides included.
 fn templates(settings: &Settings) -> Finding {
-    let site = Site {
-        name: settings.mail_templates.site_name.clone(),
-        url: settings.pages_url.clone(),
-    };
     let dir = settings.mail_templates.dir.as_deref();
-    match Templates::load(dir, site) {
+    match templates_for(settings) {
         Ok(_) => Finding::ok(
             "mail templates",
             match dir {
@@ -61,7 +58,7 @@ fn templates(settings: &Settings) -> Finding {
 async fn mailer(settings: &Settings) -> Vec<Finding> {
     let ses = match &settings.mail {
         MailerChoice::Ses(ses) => ses,
-        MailerChoice::Smtp(smtp) => return vec![smtp_server(smtp).await],
+        MailerChoice::Smtp(smtp) => return vec![smtp_server(settings, smtp).await],
         MailerChoice::Development => {
             return vec![Finding::warning(
                 "mailer",

@@ -23,7 +23,8 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn as_str(self) -> &'static str {
+    /// The column's value, which the owner's activity also names the purpose by.
+    pub fn as_str(self) -> &'static str {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::PasswordReset => "password_reset",
