@@ -2,7 +2,6 @@
 //! with where each came from — a stranger's wrong passwords included — only to the owner, a
 //! page at a time; events past the retention time are pruned.
 use chrono::Utc;
-use reqwest::Response;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
@@ -12,17 +11,8 @@ const OWNER_AT: &str = "198.51.100.7";
 const STRANGER_AT: &str = "203.0.113.66";
 const TRUSTED: &[(&str, &str)] = &[("TRUST_FORWARDED_FOR", "true")];
 
-async fn activity(app: &TestApp, token: &str, query: &str) -> Response {
-    app.client
-        .get(app.url(&format!("/me/activity{query}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn events_of(app: &TestApp, token: &str, query: &str) -> Value {
-    assert_answer(activity(app, token, query).await, 200, "Activity").await
+    assert_answer(app.activity(token, query).await, 200, "Activity").await
 }
 
 /// Each event as `kind detail@address`, newest first.
@@ -122,7 +112,7 @@ async fn one_user_cannot_see_anothers_activity() {
         .await
         .unwrap();
     assert_answer(anonymous, 401, "Invalid or expired session").await;
-    let forged = activity(&app, "not-a-token", "").await;
+    let forged = app.activity("not-a-token", "").await;
     assert_answer(forged, 401, "Invalid or expired session").await;
 }
 
@@ -174,7 +164,7 @@ async fn pages_of_limit_events_walk_back_to_the_first_by_cursor() {
         ("?cursor=abc", "Invalid cursor"),
         ("?cursor=0", "Invalid cursor"),
     ] {
-        assert_answer(activity(&app, &token, query).await, 400, message).await;
+        assert_answer(app.activity(&token, query).await, 400, message).await;
     }
 }
 

@@ -31,13 +31,6 @@ fn mails(app: &TestApp, email: &str) -> usize {
     app.mailer().messages_to(email).len()
 }
 
-/// Runs `otp-login users ARGS` against the app's database.
-fn users(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["users"];
-    all.extend_from_slice(args);
-    otp_login(&all, &[("DATABASE_URL", app.db.url.as_str())])
-}
-
 #[tokio::test]
 async fn a_recorded_hard_bounce_makes_the_next_sign_in_say_so_and_sends_nothing() {
     for backend in [Backend::MariaDb, Backend::Sqlite] {
@@ -69,17 +62,17 @@ async fn a_recorded_hard_bounce_makes_the_next_sign_in_say_so_and_sends_nothing(
         assert_status(app.request_reset(&email).await, 200).await;
         assert_eq!(mails(&app, &email), sent, "{backend:?}: nothing went out");
 
-        let shown = stdout(&users(&app, &["show", &email]));
+        let shown = stdout(&users(&app, &["show", &email], &[]));
         assert!(
             shown.contains("undeliverable: a bounce on 2026-12-04"),
             "{shown}"
         );
-        let cleared = users(&app, &["clear-mail", &email]);
+        let cleared = users(&app, &["clear-mail", &email], &[]);
         assert!(cleared.status.success(), "{cleared:?}");
         assert!(stdout(&cleared).contains("again"), "{}", stdout(&cleared));
         assert_status(app.login(&email, PASSWORD).await, 200).await;
         assert_eq!(mails(&app, &email), sent + 1, "codes go out again");
-        let shown = stdout(&users(&app, &["show", &email]));
+        let shown = stdout(&users(&app, &["show", &email], &[]));
         assert!(
             shown.contains("no bounce or complaint on record"),
             "{shown}"
@@ -145,14 +138,7 @@ async fn a_new_address_that_bounced_is_refused_for_a_change_of_address() {
     let (email, bounced) = (unique_email(), unique_email());
     let token = app.sign_in(&email).await;
     deliver(&app, "permanent-bounce", &bounced).await;
-    let asked = app
-        .client
-        .post(app.url("/change-email"))
-        .bearer_auth(&token)
-        .json(&json!({"new_username": bounced, "current_password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let asked = app.change_email(&token, &bounced, PASSWORD).await;
     assert_answer(
         asked,
         422,

@@ -1,33 +1,11 @@
 //! A change of address: `POST /change-email` needs the password and mails a code to the new
 //! address; `POST /confirm-email-change` with that code, from the same session, makes it the
 //! username, ends the other sessions and tells the old address.
-use reqwest::Response;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
 
 const NOTICE: &str = "Your account's address was changed";
-
-async fn change_email(app: &TestApp, token: &str, new: &str, password: &str) -> Response {
-    let body = json!({"new_username": new, "current_password": password});
-    app.client
-        .post(app.url("/change-email"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn confirm(app: &TestApp, token: &str, code: &str) -> Response {
-    app.client
-        .post(app.url("/confirm-email-change"))
-        .bearer_auth(token)
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn username_of(app: &TestApp, token: &str) -> Value {
     let me = assert_status(app.me(token).await, 200).await;
@@ -42,7 +20,7 @@ async fn a_new_address_needs_the_password_and_its_code_then_signs_in_and_the_old
         let token = app.sign_in(&old).await;
         let other = app.sign_in_again(&old).await;
 
-        let wrong = change_email(&app, &token, &new, "not the password").await;
+        let wrong = app.change_email(&token, &new, "not the password").await;
         assert_answer(wrong, 401, "Current password is incorrect").await;
         assert_eq!(
             app.mailer().messages_to(&new).len(),
@@ -50,11 +28,11 @@ async fn a_new_address_needs_the_password_and_its_code_then_signs_in_and_the_old
             "no code without it"
         );
 
-        let asked = change_email(&app, &token, &new, PASSWORD).await;
+        let asked = app.change_email(&token, &new, PASSWORD).await;
         assert_answer(asked, 200, "Code sent to the new address").await;
         let code = app.address_code_for(&new);
         assert_answer(
-            confirm(&app, &token, &other_than(&code)).await,
+            app.confirm_email_change(&token, &other_than(&code)).await,
             401,
             "Invalid or expired code",
         )
@@ -62,7 +40,7 @@ async fn a_new_address_needs_the_password_and_its_code_then_signs_in_and_the_old
         assert_eq!(username_of(&app, &token).await, json!(old), "nothing yet");
 
         let confirmed = assert_answer(
-            confirm(&app, &token, &code).await,
+            app.confirm_email_change(&token, &code).await,
             200,
             "Email address changed",
         )
@@ -71,7 +49,7 @@ async fn a_new_address_needs_the_password_and_its_code_then_signs_in_and_the_old
         assert_eq!(username_of(&app, &token).await, json!(new));
         assert_status(app.me(&other).await, 401).await;
         // Spent: the same code again changes nothing.
-        assert_status(confirm(&app, &token, &code).await, 401).await;
+        assert_status(app.confirm_email_change(&token, &code).await, 401).await;
 
         let told: Vec<String> = app
             .mailer()
@@ -108,13 +86,13 @@ async fn a_taken_address_is_told_only_after_the_right_password() {
     let token = app.sign_in(&alice).await;
     assert_status(app.register(&bob, PASSWORD).await, 201).await;
 
-    let wrong = change_email(&app, &token, &bob, "not the password").await;
+    let wrong = app.change_email(&token, &bob, "not the password").await;
     assert_answer(wrong, 401, "Current password is incorrect").await;
-    let taken = change_email(&app, &token, &bob, PASSWORD).await;
+    let taken = app.change_email(&token, &bob, PASSWORD).await;
     assert_answer(taken, 409, "Username already exists").await;
-    let same = change_email(&app, &token, &alice, PASSWORD).await;
+    let same = app.change_email(&token, &alice, PASSWORD).await;
     assert_answer(same, 400, "New address is the current address").await;
-    let bad = change_email(&app, &token, "not an address", PASSWORD).await;
+    let bad = app.change_email(&token, "not an address", PASSWORD).await;
     assert_status(bad, 400).await;
     assert_eq!(app.mailer().messages_to(&bob).len(), 0);
 }
@@ -125,11 +103,11 @@ async fn the_code_works_only_in_the_session_that_asked_and_never_as_another_code
     let (old, new) = (unique_email(), unique_email());
     let token = app.sign_in(&old).await;
     let other = app.sign_in_again(&old).await;
-    assert_status(change_email(&app, &token, &new, PASSWORD).await, 200).await;
+    assert_status(app.change_email(&token, &new, PASSWORD).await, 200).await;
     let code = app.address_code_for(&new);
 
     assert_answer(
-        confirm(&app, &other, &code).await,
+        app.confirm_email_change(&other, &code).await,
         401,
         "Invalid or expired code",
     )
@@ -138,10 +116,10 @@ async fn the_code_works_only_in_the_session_that_asked_and_never_as_another_code
     assert_status(app.login(&old, PASSWORD).await, 200).await;
     let sign_in_code = app.code_for(&old);
     if sign_in_code != code {
-        assert_status(confirm(&app, &token, &sign_in_code).await, 401).await;
+        assert_status(app.confirm_email_change(&token, &sign_in_code).await, 401).await;
     }
     assert_status(app.verify(&new, &code).await, 401).await;
-    assert_status(confirm(&app, &token, &code).await, 200).await;
+    assert_status(app.confirm_email_change(&token, &code).await, 200).await;
     assert_eq!(username_of(&app, &token).await, json!(new));
 }
 
@@ -150,11 +128,11 @@ async fn an_address_taken_before_the_code_came_back_changes_nothing() {
     let app = test_app().spawn().await;
     let (old, new) = (unique_email(), unique_email());
     let token = app.sign_in(&old).await;
-    assert_status(change_email(&app, &token, &new, PASSWORD).await, 200).await;
+    assert_status(app.change_email(&token, &new, PASSWORD).await, 200).await;
     let code = app.address_code_for(&new);
     assert_status(app.register(&new, PASSWORD).await, 201).await;
 
-    let late = confirm(&app, &token, &code).await;
+    let late = app.confirm_email_change(&token, &code).await;
     assert_answer(late, 409, "Username already exists").await;
     assert_eq!(username_of(&app, &token).await, json!(old));
     assert_status(app.login(&old, PASSWORD).await, 200).await;
@@ -165,20 +143,14 @@ async fn the_activity_records_the_request_and_the_change() {
     let app = test_app().spawn().await;
     let (old, new) = (unique_email(), unique_email());
     let token = app.sign_in(&old).await;
-    assert_status(change_email(&app, &token, &new, PASSWORD).await, 200).await;
+    assert_status(app.change_email(&token, &new, PASSWORD).await, 200).await;
     assert_status(
-        confirm(&app, &token, &app.address_code_for(&new)).await,
+        app.confirm_email_change(&token, &app.address_code_for(&new))
+            .await,
         200,
     )
     .await;
-    let page = app
-        .client
-        .get(app.url("/me/activity?limit=2"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let page = assert_status(page, 200).await;
+    let page = assert_status(app.activity(&token, "?limit=2").await, 200).await;
     let kinds: Vec<&str> = page["events"]
         .as_array()
         .unwrap()

@@ -337,6 +337,38 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
+    /// `POST /change-email` with the signed-in `token`.
+    pub async fn change_email(&self, token: &str, new: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/change-email"))
+            .bearer_auth(token)
+            .json(&json!({"new_username": new, "current_password": password}))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /confirm-email-change` with the signed-in `token`.
+    pub async fn confirm_email_change(&self, token: &str, code: &str) -> Response {
+        self.client
+            .post(self.url("/confirm-email-change"))
+            .bearer_auth(token)
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `GET /me/activity` with `query` (`""` or `"?limit=…"`).
+    pub async fn activity(&self, token: &str, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/me/activity{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Response {
         self.client
             .post(self.url("/change-password"))
@@ -627,4 +659,13 @@ pub fn assert_a_german_code_mail(raw: &[u8], to: &str, sender_domain: &str) -> S
     let code = crate::ses::code_in(&text);
     assert!(html.contains(&code), "{html}");
     code
+}
+
+/// Runs `otp-login users ARGS` against the app's database, with `env` besides.
+pub fn users(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut all = vec!["users"];
+    all.extend_from_slice(args);
+    let mut vars = vec![("DATABASE_URL", app.db.url.as_str())];
+    vars.extend_from_slice(env);
+    otp_login(&all, &vars)
 }

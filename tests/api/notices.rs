@@ -156,25 +156,8 @@ async fn with_the_lock_and_address_notices_off_neither_is_mailed_and_both_still_
     assert!(notices(&app, &locked, "Sign-in to your account is locked").is_empty());
 
     let token = app.sign_in(&old).await;
-    let change = serde_json::json!({"new_username": new, "current_password": PASSWORD});
-    let asked = app
-        .client
-        .post(app.url("/change-email"))
-        .bearer_auth(&token)
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    assert_status(asked, 200).await;
-    let confirm = serde_json::json!({"code": app.address_code_for(&new)});
-    let confirmed = app
-        .client
-        .post(app.url("/confirm-email-change"))
-        .bearer_auth(&token)
-        .json(&confirm)
-        .send()
-        .await
-        .unwrap();
-    assert_status(confirmed, 200).await;
+    assert_status(app.change_email(&token, &new, PASSWORD).await, 200).await;
+    let code = app.address_code_for(&new);
+    assert_status(app.confirm_email_change(&token, &code).await, 200).await;
     assert!(notices(&app, &old, "Your account's address was changed").is_empty());
 }

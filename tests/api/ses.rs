@@ -282,27 +282,13 @@ async fn an_address_change_sends_its_code_to_the_new_address_and_its_notice_to_t
         "A sign-in from a new address"
     );
 
-    let change = json!({"new_username": new, "current_password": PASSWORD});
-    let asked = app
-        .client
-        .post(app.url("/change-email"))
-        .bearer_auth(&token)
-        .json(&change)
-        .send()
-        .await
-        .unwrap();
-    assert_status(asked, 200).await;
+    assert_status(app.change_email(&token, &new, PASSWORD).await, 200).await;
     let to_new = delivered_to(&new).await;
     assert_eq!(to_new.len(), 1);
     assert_eq!(to_new[0].0, "Confirm your new address");
     let confirmed = app
-        .client
-        .post(app.url("/confirm-email-change"))
-        .bearer_auth(&token)
-        .json(&json!({"code": code_in(&to_new[0].1)}))
-        .send()
-        .await
-        .unwrap();
+        .confirm_email_change(&token, &code_in(&to_new[0].1))
+        .await;
     assert_status(confirmed, 200).await;
     let to_old = delivered_to(&old).await;
     assert_eq!(to_old.len(), 4, "{to_old:?}");

@@ -7,15 +7,6 @@ use crate::helpers::*;
 
 const RESET_SUBJECT: &str = "Your password reset code";
 
-/// Runs `otp-login users ARGS` against the app's database, with the app's code policy.
-fn users(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut all = vec!["users"];
-    all.extend_from_slice(args);
-    let mut vars = vec![("DATABASE_URL", app.db.url.as_str())];
-    vars.extend_from_slice(env);
-    otp_login(&all, &vars)
-}
-
 /// Runs a `users` command that must succeed; answers its standard output.
 fn users_ok(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> String {
     let output = users(app, args, env);
