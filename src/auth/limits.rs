@@ -135,6 +135,15 @@ impl Bucket {
         format!("{}:", self.name())
     }
 
+    /// Which of a request's limits a refusal of this bucket was: the address's, or one of the
+    /// username's.
+    fn checked_by(self) -> CheckedBy {
+        match self {
+            Bucket::Address => CheckedBy::Address,
+            _ => CheckedBy::Username,
+        }
+    }
+
     /// One row per limit: `code_sent:5/3600s`.
     fn row(self, limit: &Limit) -> String {
         format!("{}{limit}", self.prefix())
@@ -228,14 +237,7 @@ impl RateLimiter {
         Ok(self
             .take_together(&takes)
             .await?
-            .map_err(|(bucket, limited)| {
-                let by = if bucket == Bucket::Address {
-                    CheckedBy::Address
-                } else {
-                    CheckedBy::Username
-                };
-                (by, limited)
-            }))
+            .map_err(|(bucket, limited)| (bucket.checked_by(), limited)))
     }
 
     /// Counts a check of a code of this purpose for `username` from `address`. Checks from an
@@ -298,22 +300,31 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// Reserves a password try before the hash is checked: within the username's cap of
-    /// wrong passwords (which an address the user signed in from before, `known`, does not
-    /// pay, so a stranger's guesses cannot lock the owner out), and past the back-off of this
-    /// (username, address). Reserved atomically, so racing tries cannot exceed either.
+    /// Counts a request from `address` that offers a password, and reserves the password try
+    /// before the hash is checked: within the username's cap of wrong passwords (which an
+    /// address the user signed in from before, `known`, does not pay, so a stranger's guesses
+    /// cannot lock the owner out), and past the back-off of this (username, address). The
+    /// address and the cap are taken in one statement where the database allows, both or
+    /// neither; the try is reserved atomically, so racing tries cannot exceed either. A
+    /// refusal says which limit it was: the back-off and the cap are the username's.
     pub async fn reserve_password_try(
         &self,
         username: &str,
         address: &str,
         known: bool,
-    ) -> Result<Result<PasswordTry, Limited>, StoreError> {
+    ) -> Result<Result<PasswordTry, (CheckedBy, Limited)>, StoreError> {
+        self.maybe_prune().await?;
         let capped = !known && !self.limits.password_failures.is_empty();
+        let mut takes = vec![(Bucket::Address, address, self.limits.per_address.as_slice())];
         if capped {
-            let rules = &self.limits.password_failures;
-            if let Err(limited) = self.take(Bucket::PasswordFailure, username, rules).await? {
-                return Ok(Err(limited));
-            }
+            takes.push((
+                Bucket::PasswordFailure,
+                username,
+                &self.limits.password_failures,
+            ));
+        }
+        if let Err((bucket, limited)) = self.take_together(&takes).await? {
+            return Ok(Err((bucket.checked_by(), limited)));
         }
         let cap_ms = i64::try_from(self.limits.backoff_cap.as_millis()).unwrap_or(i64::MAX);
         let wait = limits::reserve_password_try(
@@ -331,7 +342,7 @@ impl RateLimiter {
                 self.give_back(Bucket::PasswordFailure, username, rules)
                     .await?;
             }
-            return Ok(Err(Limited::after_ms(wait_ms)));
+            return Ok(Err((CheckedBy::Username, Limited::after_ms(wait_ms))));
         }
         Ok(Ok(PasswordTry {
             username: username.to_owned(),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, Statement, TransactionTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, Statement,
 };
 
 use super::{bounded_delete, now, StoreError};
@@ -71,29 +71,31 @@ pub async fn find(
     Ok(RefreshRecord::find_by_statement(statement).one(db).await?)
 }
 
-/// Spends `spent` and stores `next` in its place, in one transaction. Answers `false`, storing
-/// nothing, when `spent` was no longer unspent: a racing refresh spent it first.
+/// Spends `spent` and stores `next` in its place: two statements and no transaction. `next` is
+/// stored first (nobody holds it yet), then `spent` is spent if it still is unspent; when a
+/// racing refresh spent it first, or the spending fails, `next` is deleted again. Answers
+/// `false`, storing nothing, when `spent` was no longer unspent.
 pub async fn rotate(
     db: &DatabaseConnection,
     spent: &str,
     session_id: &str,
     next: &str,
 ) -> Result<bool, StoreError> {
-    let txn = db.begin().await?;
+    issue(db, next, session_id, Some(spent)).await?;
     let taken = Entity::update_many()
         .col_expr(Column::SpentAt, Expr::value(now()))
         .filter(Column::TokenHash.eq(spent))
         .filter(Column::SpentAt.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if taken != 1 {
-        txn.rollback().await?;
-        return Ok(false);
+        .exec(db)
+        .await;
+    match taken {
+        Ok(done) if done.rows_affected == 1 => Ok(true),
+        taken => {
+            Entity::delete_by_id(next.to_owned()).exec(db).await?;
+            taken?;
+            Ok(false)
+        }
     }
-    issue(&txn, next, session_id, Some(spent)).await?;
-    txn.commit().await?;
-    Ok(true)
 }
 
 /// Whether a token that replaced this one has been spent too: then this one is no longer the

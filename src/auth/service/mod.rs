@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::activity::EventKind;
 use super::keys::KeySet;
-use super::limits::{Checked, Limited, RateLimiter};
+use super::limits::{Checked, CheckedBy, Limited, RateLimiter};
 use super::password::{HashError, Verdict};
 use super::{CodeHasher, CodePolicy, LoginPassword, PasswordHasher, TokenKeys, TokenPolicy};
 use crate::mail::{MailError, Mailer, Notice};
@@ -350,7 +350,8 @@ impl AuthService {
         store::ping(&self.db).await
     }
 
-    /// The one password check, for every flow that takes a password. The try is reserved
+    /// The one password check, for every flow that takes a password: it takes the request
+    /// from the client's per-address limit too. The try is reserved
     /// against the back-off of (`username`, `client`) before the hash is checked, so that
     /// parallel guesses cannot all slip past it; a right password gives it back. `username` is
     /// the name asked for, known or not, so a limit reveals nothing; `claimed` is what the
@@ -375,7 +376,8 @@ impl AuthService {
             .await?
         {
             Ok(reserved) => reserved,
-            Err(limited) => {
+            Err((CheckedBy::Address, limited)) => return Err(AuthError::RateLimited(limited)),
+            Err((CheckedBy::Username, limited)) => {
                 if let Some(user) = &user {
                     let detail = Some("password");
                     self.record(user.id, EventKind::Limited, origin, detail)

@@ -229,7 +229,7 @@ impl AuthService {
         session: &Session,
         current: &LoginPassword,
     ) -> Result<UserRecord, AuthError> {
-        allowed(self.limiter.hit_from_address(client).await)?;
+        // The per-address limit is taken with the password try.
         let claimed = users::find_claimed(&self.db, &session.username, client).await?;
         if claimed.user.as_ref().map(|user| user.id) != Some(session.user_id) {
             return Err(AuthError::InvalidSession);

@@ -56,14 +56,9 @@ impl AuthService {
         if rand::random_range(0..PRUNE_ONE_IN) == 0 {
             self.prune_unproven().await?;
         }
-        // A cheap look first spares an argon2 hash for the common duplicate; the unique
-        // constraint still decides races.
-        if users::find_by_username(&self.db, username.as_ref())
-            .await?
-            .is_some()
-        {
-            return Err(AuthError::UsernameTaken);
-        }
+        // The unique constraint decides a taken name, with no look first: the look would cost
+        // every new account a round trip to spare a duplicate its hash, and a duplicate costs
+        // no more than the new account the per-address limit already bounds.
         let hash = self.passwords.hash(password).await?;
         let lapse = self.unproven_lapse;
         match users::insert(&self.db, username.as_ref(), &hash, lapse, *language).await {
@@ -105,7 +100,7 @@ impl AuthService {
         attempt: &LoginAttempt,
     ) -> Result<Challenge, AuthError> {
         let LoginAttempt { username, password } = attempt;
-        allowed(self.limiter.hit_from_address(client).await)?;
+        // The per-address limit is taken with the password try.
         let claimed = users::find_claimed(&self.db, username.as_ref(), client).await?;
         let device = user_agent.and_then(device::describe);
         let origin = Origin::client(client).device(device.as_deref());
