@@ -3,9 +3,11 @@
 //! shared by every instance.
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CodePurpose, Email};
+use crate::store::limit_batches::{LimitBatches, OwnedTake};
 use crate::store::{limits, Db, StoreError};
 
 /// At most `max` events per `window`, written `30/1m`, `5/1h` or `1/60s`.
@@ -189,6 +191,8 @@ pub struct PasswordTry {
 pub struct RateLimiter {
     db: Db,
     limits: RateLimits,
+    /// The takes of concurrent requests, decided together.
+    batches: Arc<LimitBatches>,
 }
 
 /// One request in this many also deletes a bounded batch of rows no limit needs any more.
@@ -206,7 +210,11 @@ pub fn password_cap_prefix() -> String {
 
 impl RateLimiter {
     pub fn new(db: Db, limits: RateLimits) -> Self {
-        Self { db, limits }
+        Self {
+            db,
+            limits,
+            batches: Arc::default(),
+        }
     }
 
     /// Counts a request from `address` to an operation that takes a password or a code.
@@ -235,7 +243,7 @@ impl RateLimiter {
             ));
         }
         Ok(self
-            .take_together(&takes)
+            .take_together(&takes, None)
             .await?
             .map_err(|(bucket, limited)| (bucket.checked_by(), limited)))
     }
@@ -323,7 +331,9 @@ impl RateLimiter {
                 &self.limits.password_failures,
             ));
         }
-        if let Err((bucket, limited)) = self.take_together(&takes).await? {
+        // A try the cap refuses still counts against the address, as every request does.
+        let counted = Some(Bucket::Address);
+        if let Err((bucket, limited)) = self.take_together(&takes, counted).await? {
             return Ok(Err((bucket.checked_by(), limited)));
         }
         let cap_ms = i64::try_from(self.limits.backoff_cap.as_millis()).unwrap_or(i64::MAX);
@@ -371,48 +381,53 @@ impl RateLimiter {
     /// limits took.
     async fn take(&self, bucket: Bucket, key: &str, rules: &[Limit]) -> Checked {
         Ok(self
-            .take_together(&[(bucket, key, rules)])
+            .take_together(&[(bucket, key, rules)], None)
             .await?
             .map_err(|(_, limited)| limited))
     }
 
     /// Takes one request from every rule of every (bucket, key), or from none, in one
-    /// statement where the database allows. A refusal names the first bucket that refused,
-    /// with the longest wait of the rules that refused.
+    /// statement where the database allows: except that what `counted` took stays counted
+    /// when another bucket refused. A refusal names the first bucket that refused, with the
+    /// longest wait of the rules that refused.
     async fn take_together(
         &self,
         takes: &[(Bucket, &str, &[Limit])],
+        counted: Option<Bucket>,
     ) -> Result<Result<(), (Bucket, Limited)>, StoreError> {
-        let rows: Vec<(Bucket, String, &str, limits::Rate)> = takes
+        let buckets: Vec<Bucket> = takes
+            .iter()
+            .flat_map(|(bucket, _, rules)| rules.iter().map(move |_| *bucket))
+            .collect();
+        let each: Vec<OwnedTake> = takes
             .iter()
             .flat_map(|(bucket, key, rules)| {
-                rules
-                    .iter()
-                    .map(move |rule| (*bucket, bucket.row(rule), *key, rule.rate()))
+                rules.iter().map(move |rule| OwnedTake {
+                    bucket: bucket.row(rule),
+                    key: (*key).to_owned(),
+                    rate: rule.rate(),
+                })
             })
             .collect();
-        if rows.is_empty() {
+        if each.is_empty() {
             return Ok(Ok(()));
         }
-        let each: Vec<limits::Take> = rows
-            .iter()
-            .map(|(_, bucket, key, rate)| limits::Take {
-                bucket,
-                key,
-                rate: *rate,
-            })
-            .collect();
-        let answers = limits::take_each(&self.db, &each, now_ms()).await?;
+        let answers = self
+            .batches
+            .take_each(&self.db, each.clone(), now_ms)
+            .await?;
         let Some(first) = answers.iter().position(Option::is_some) else {
             return Ok(Ok(()));
         };
         let wait_ms = answers.iter().flatten().copied().max().unwrap_or(0);
-        for (take, answer) in each.iter().zip(&answers) {
-            if answer.is_none() {
-                limits::give_back(&self.db, take.bucket, take.key, take.rate).await?;
+        // What `counted` took stays taken when another bucket refused.
+        let keeps = |bucket: Bucket| counted == Some(bucket) && buckets[first] != bucket;
+        for ((take, answer), bucket) in each.iter().zip(&answers).zip(&buckets) {
+            if answer.is_none() && !keeps(*bucket) {
+                limits::give_back(&self.db, &take.bucket, &take.key, take.rate).await?;
             }
         }
-        Ok(Err((rows[first].0, Limited::after_ms(wait_ms))))
+        Ok(Err((buckets[first], Limited::after_ms(wait_ms))))
     }
 
     async fn give_back(

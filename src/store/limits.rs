@@ -108,22 +108,27 @@ pub struct Take<'a> {
     pub rate: Rate,
 }
 
+/// The most rows one statement of `take_each` decides: each refused row leaves one bit in a
+/// 64-bit `LAST_INSERT_ID`, which must stay positive and not be mistaken for a wait.
+pub const MOST_ROWS_AT_ONCE: usize = 62;
+
 /// Takes one request from each row that has room, each decided as `take` decides it. Answers,
 /// row by row, `None` where it was taken and `Some(ms)` where it was refused, with the wait.
 /// On MySQL one upsert decides every row (a refused row leaves its bit in `LAST_INSERT_ID`,
 /// which the first row's value clears); a refusal reads the refused rows once more for the
-/// wait. On SQLite, or with rows sharing a bucket, the rows go one by one.
+/// wait. On SQLite, or with a row twice, the rows go one by one.
 pub async fn take_each(
     db: &DatabaseConnection,
     takes: &[Take<'_>],
     now_ms: i64,
 ) -> Result<Vec<Option<i64>>, StoreError> {
-    let distinct = takes
-        .iter()
-        .enumerate()
-        .all(|(i, a)| takes[..i].iter().all(|b| b.bucket != a.bucket));
+    let distinct = takes.iter().enumerate().all(|(i, a)| {
+        takes[..i]
+            .iter()
+            .all(|b| (b.bucket, b.key) != (a.bucket, a.key))
+    });
     let one_by_one = takes.len() < 2
-        || takes.len() > 62
+        || takes.len() > MOST_ROWS_AT_ONCE
         || !distinct
         || db.get_database_backend() == DatabaseBackend::Sqlite;
     if one_by_one {
@@ -133,12 +138,12 @@ pub async fn take_each(
         }
         return Ok(answers);
     }
-    // A CASE over the rows' buckets, one value each.
+    // A CASE over the rows, one value each.
     let case = |values: &mut Vec<Value>, value: &dyn Fn(usize, &Take) -> Value| {
-        let mut sql = String::from("(CASE bucket");
+        let mut sql = String::from("(CASE");
         for (i, t) in takes.iter().enumerate() {
-            sql.push_str(" WHEN ? THEN ?");
-            values.extend([Value::from(t.bucket), value(i, t)]);
+            sql.push_str(" WHEN bucket = ? AND subject = ? THEN ?");
+            values.extend([Value::from(t.bucket), Value::from(t.key), value(i, t)]);
         }
         sql.push_str(" END)");
         sql
@@ -190,9 +195,10 @@ pub async fn take_each(
 /// How many times a MySQL upsert is tried before its deadlock is an error.
 const UPSERT_TRIES: usize = 3;
 
-/// Runs one MySQL upsert and answers its `LAST_INSERT_ID()`. Racing upserts of one key can
-/// deadlock in InnoDB (each holds a shared lock on the duplicate it found and waits for an
-/// exclusive one); the one InnoDB picks is rolled back whole, so running it again is safe.
+/// Runs one write of limit rows (an upsert, or a give-back) and answers its `LAST_INSERT_ID()`.
+/// Racing writes of one key can deadlock in InnoDB (an upsert holds a shared lock on the
+/// duplicate it found and waits for an exclusive one); the one InnoDB picks is rolled back
+/// whole, so running it again is safe.
 async fn upsert(db: &DatabaseConnection, upsert: Statement) -> Result<u64, StoreError> {
     let mut tries = 1;
     loop {
@@ -227,11 +233,15 @@ pub async fn give_back(
     key: &str,
     rate: Rate,
 ) -> Result<(), StoreError> {
-    db.execute(statement(
+    // Racing the upserts of its row, it can deadlock as they do.
+    upsert(
         db,
-        "UPDATE rate_limits SET tat_ms = tat_ms - ? WHERE bucket = ? AND subject = ?",
-        vec![rate.interval_ms.into(), bucket.into(), key.into()],
-    ))
+        statement(
+            db,
+            "UPDATE rate_limits SET tat_ms = tat_ms - ? WHERE bucket = ? AND subject = ?",
+            vec![rate.interval_ms.into(), bucket.into(), key.into()],
+        ),
+    )
     .await?;
     Ok(())
 }

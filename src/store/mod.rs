@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod codes;
 pub mod events;
+pub mod limit_batches;
 pub mod limits;
 pub mod refresh_tokens;
 pub mod sessions;

@@ -490,3 +490,132 @@ async fn one_statement_takes_from_several_buckets_and_says_which_refused_and_whe
         assert_eq!(later, vec![None, None, None], "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn one_statement_takes_from_several_keys_of_one_bucket() {
+    use otp_login::store::limits::{take_each, Rate, Take};
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let (_db, conn) = migrated(backend).await;
+        let two = Rate {
+            interval_ms: 30_000,
+            window_ms: 60_000,
+        };
+        let take = |key| Take {
+            bucket: "address:2/60s",
+            key,
+            rate: two,
+        };
+        let takes = [take("192.0.2.1"), take("192.0.2.2"), take("192.0.2.3")];
+        let t = 1_700_000_000_000;
+        assert_eq!(
+            take_each(&conn, &takes, t).await.unwrap(),
+            vec![None, None, None],
+            "{backend:?}"
+        );
+        // One key full, the others each on their own count.
+        take_each(&conn, &takes[..1], t).await.unwrap();
+        assert_eq!(
+            take_each(&conn, &takes, t).await.unwrap(),
+            vec![Some(30_000), None, None],
+            "{backend:?}"
+        );
+    }
+}
+
+/// A pool of one connection, and what MariaDB has counted on it.
+async fn one_connection(db: &TestDb) -> sea_orm::DatabaseConnection {
+    let mut options = sea_orm::ConnectOptions::new(db.url.clone());
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
+    sea_orm::Database::connect(options).await.unwrap()
+}
+
+async fn statements_so_far(conn: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let statement = Statement::from_string(
+        conn.get_database_backend(),
+        "SHOW SESSION STATUS LIKE 'Questions'",
+    );
+    let row = conn.query_one(statement).await.unwrap().unwrap();
+    let value: String = row.try_get("", "Value").unwrap();
+    value.parse().unwrap()
+}
+
+#[tokio::test]
+async fn takes_of_concurrent_requests_share_a_statement_and_each_is_decided_as_alone() {
+    use std::sync::Arc;
+
+    use otp_login::store::limit_batches::{LimitBatches, OwnedTake};
+    use otp_login::store::limits::Rate;
+    let (db, _) = migrated(Backend::MariaDb).await;
+    let conn = one_connection(&db).await;
+    let batches = Arc::new(LimitBatches::default());
+    let five = Rate {
+        interval_ms: 12_000,
+        window_ms: 60_000,
+    };
+    let request = |bucket: &str, key: String| {
+        let (batches, conn) = (batches.clone(), conn.clone());
+        let takes = vec![OwnedTake {
+            bucket: bucket.to_owned(),
+            key,
+            rate: five,
+        }];
+        async move {
+            let now = || chrono::Utc::now().timestamp_millis();
+            batches.take_each(&conn, takes, now).await.unwrap()[0]
+        }
+    };
+    // Thirty requests at once, each from an address of its own: all taken, in a few
+    // statements rather than thirty.
+    let before = statements_so_far(&conn).await;
+    let answers = futures::future::join_all(
+        (0..30).map(|i| request("address:5/60s", format!("198.51.100.{i}"))),
+    )
+    .await;
+    let spent = statements_so_far(&conn).await - before - 1;
+    assert!(answers.iter().all(Option::is_none), "{answers:?}");
+    assert!(spent <= 5, "30 takes cost {spent} statements");
+    // Twelve at once on one key that allows five: five taken, as one by one, and the
+    // others told to wait.
+    let answers =
+        futures::future::join_all((0..12).map(|_| request("address:5/60s", "203.0.113.9".into())))
+            .await;
+    assert_eq!(answers.iter().filter(|a| a.is_none()).count(), 5);
+    assert!(
+        answers.iter().flatten().all(|wait| *wait > 0),
+        "{answers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_try_the_cap_refuses_still_counts_against_the_address() {
+    for backend in [Backend::MariaDb, Backend::Sqlite] {
+        let app = test_app()
+            .on(backend)
+            .env(&[
+                ("RATE_LIMIT_PER_ADDRESS", "4/1h"),
+                ("RATE_LIMIT_PASSWORD_FAILURES", "1/1h"),
+            ])
+            .spawn()
+            .await;
+        let (email, stranger) = (unique_email(), "198.51.100.44");
+        let owner = "203.0.113.44";
+        let account = serde_json::json!({"username": email, "password": PASSWORD});
+        assert_status(app.post_from(owner, "/register", &account).await, 201).await;
+        let guess = serde_json::json!({"username": email, "password": "not the password"});
+        let first = app.post_from(stranger, "/login", &guess).await;
+        assert_status(first, 401).await;
+        for _ in 0..3 {
+            let capped = app.post_from(stranger, "/login", &guess).await;
+            assert_status(capped, 429).await;
+        }
+        // Four requests from the stranger's address: its budget is spent, whatever refused them.
+        let other = serde_json::json!({"username": unique_email(), "password": PASSWORD});
+        let more = app.post_from(stranger, "/register", &other).await;
+        assert_status(more, 429).await;
+        assert_eq!(app.count_rows("users").await, 1, "{backend:?}");
+    }
+}
