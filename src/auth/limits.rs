@@ -1,9 +1,10 @@
 //! Rate limits: the rules (N per window, kept as GCRA buckets; an exponential back-off for
 //! wrong passwords) and the limiter that applies them to the state kept in the database,
 //! shared by every instance.
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{CodePurpose, Email};
@@ -186,14 +187,20 @@ pub struct PasswordTry {
 }
 
 /// Applies `RateLimits` to the state in the database, which every instance shares. Every
-/// check is one conditional statement; refused requests are not counted.
+/// check is one conditional statement; refused requests are not counted. An address this
+/// instance saw refused is refused again without a statement until one request fits.
 #[derive(Clone)]
 pub struct RateLimiter {
     db: Db,
     limits: RateLimits,
     /// The takes of concurrent requests, decided together.
     batches: Arc<LimitBatches>,
+    /// Per-address rows this instance saw refuse, and when one request fits again (ms).
+    refused: Arc<Mutex<HashMap<(String, String), i64>>>,
 }
+
+/// The most refused per-address rows an instance remembers.
+const MOST_REMEMBERED: usize = 10_000;
 
 /// One request in this many also deletes a bounded batch of rows no limit needs any more.
 const PRUNE_ONE_IN: u32 = 100;
@@ -214,6 +221,7 @@ impl RateLimiter {
             db,
             limits,
             batches: Arc::default(),
+            refused: Arc::default(),
         }
     }
 
@@ -412,6 +420,12 @@ impl RateLimiter {
         if each.is_empty() {
             return Ok(Ok(()));
         }
+        // A flood from one address costs no statement once it is refused: until one request
+        // fits, its refusal would be the answer (refused, nothing taken) anyway.
+        let now = now_ms();
+        if let Some(until) = self.refused_until(&each, &buckets, now) {
+            return Ok(Err((Bucket::Address, Limited::after_ms(until - now))));
+        }
         let answers = self
             .batches
             .take_each(&self.db, each.clone(), now_ms)
@@ -419,6 +433,11 @@ impl RateLimiter {
         let Some(first) = answers.iter().position(Option::is_some) else {
             return Ok(Ok(()));
         };
+        for ((take, answer), bucket) in each.iter().zip(&answers).zip(&buckets) {
+            if let (Some(wait_ms), Bucket::Address) = (answer, bucket) {
+                self.remember_refused(take, now + wait_ms, now);
+            }
+        }
         let wait_ms = answers.iter().flatten().copied().max().unwrap_or(0);
         // What `counted` took stays taken when another bucket refused.
         let keeps = |bucket: Bucket| counted == Some(bucket) && buckets[first] != bucket;
@@ -428,6 +447,41 @@ impl RateLimiter {
             }
         }
         Ok(Err((buckets[first], Limited::after_ms(wait_ms))))
+    }
+
+    fn refused_rows(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), i64>> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Until when one of the request's per-address rows is known to refuse, if one is.
+    fn refused_until(&self, each: &[OwnedTake], buckets: &[Bucket], now: i64) -> Option<i64> {
+        if !buckets.contains(&Bucket::Address) {
+            return None;
+        }
+        let refused = self.refused_rows();
+        each.iter()
+            .zip(buckets)
+            .filter(|(_, bucket)| **bucket == Bucket::Address)
+            .filter_map(|(take, _)| refused.get(&(take.bucket.clone(), take.key.clone())))
+            .copied()
+            .filter(|until| *until > now)
+            .max()
+    }
+
+    /// Remembers a refused per-address row until one request fits it, within a bound.
+    fn remember_refused(&self, take: &OwnedTake, until: i64, now: i64) {
+        if until <= now {
+            return;
+        }
+        let mut refused = self.refused_rows();
+        if refused.len() >= MOST_REMEMBERED {
+            refused.retain(|_, until| *until > now);
+        }
+        if refused.len() < MOST_REMEMBERED {
+            refused.insert((take.bucket.clone(), take.key.clone()), until);
+        }
     }
 
     async fn give_back(

@@ -596,6 +596,7 @@ async fn a_password_try_the_cap_refuses_still_counts_against_the_address() {
         let app = test_app()
             .on(backend)
             .env(&[
+                ("TRUST_FORWARDED_FOR", "true"),
                 ("RATE_LIMIT_PER_ADDRESS", "4/1h"),
                 ("RATE_LIMIT_PASSWORD_FAILURES", "1/1h"),
             ])

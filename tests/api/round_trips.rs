@@ -106,3 +106,48 @@ async fn each_operation_costs_the_statements_the_capacity_table_gives() {
     ]);
     assert_eq!(counter.fewest, expected, "statements per operation");
 }
+
+#[tokio::test]
+async fn a_flood_from_one_address_costs_no_statement_once_it_is_refused() {
+    let limits = [
+        ("DB_MAX_CONNECTIONS", "1"),
+        ("TRUST_FORWARDED_FOR", "true"),
+        ("RATE_LIMIT_PER_ADDRESS", "2/1m"),
+    ];
+    let app = test_app().env(&limits).spawn().await;
+    let mut counter = Counter::new(&app).await;
+    let flooding = "198.51.100.77";
+    for _ in 0..2 {
+        let account = serde_json::json!({"username": unique_email(), "password": PASSWORD});
+        assert_status(app.post_from(flooding, "/register", &account).await, 201).await;
+    }
+    let account = serde_json::json!({"username": unique_email(), "password": PASSWORD});
+    let refused = counter
+        .count(
+            "first refusal",
+            app.post_from(flooding, "/register", &account),
+        )
+        .await;
+    assert_status(refused, 429).await;
+    for _ in 0..RUNS {
+        let account = serde_json::json!({"username": unique_email(), "password": PASSWORD});
+        let again = counter
+            .count(
+                "refused again",
+                app.post_from(flooding, "/register", &account),
+            )
+            .await;
+        let waited = again.headers()["retry-after"].to_str().unwrap().to_owned();
+        assert_status(again, 429).await;
+        assert!(waited.parse::<u64>().unwrap() > 0, "{waited}");
+    }
+    // Another address is counted as ever.
+    let account = serde_json::json!({"username": unique_email(), "password": PASSWORD});
+    assert_status(
+        app.post_from("203.0.113.78", "/register", &account).await,
+        201,
+    )
+    .await;
+    assert_eq!(counter.fewest["first refusal"], 1, "the refusing upsert");
+    assert_eq!(counter.fewest["refused again"], 0, "{:?}", counter.fewest);
+}
