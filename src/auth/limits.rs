@@ -433,17 +433,18 @@ impl RateLimiter {
         let Some(first) = answers.iter().position(Option::is_some) else {
             return Ok(Ok(()));
         };
-        for ((take, answer), bucket) in each.iter().zip(&answers).zip(&buckets) {
-            if let (Some(wait_ms), Bucket::Address) = (answer, bucket) {
-                self.remember_refused(take, now + wait_ms, now);
-            }
-        }
         let wait_ms = answers.iter().flatten().copied().max().unwrap_or(0);
         // What `counted` took stays taken when another bucket refused.
         let keeps = |bucket: Bucket| counted == Some(bucket) && buckets[first] != bucket;
-        for ((take, answer), bucket) in each.iter().zip(&answers).zip(&buckets) {
-            if answer.is_none() && !keeps(*bucket) {
-                limits::give_back(&self.db, &take.bucket, &take.key, take.rate).await?;
+        for ((take, answer), &bucket) in each.iter().zip(&answers).zip(&buckets) {
+            match answer {
+                Some(wait_ms) if bucket == Bucket::Address => {
+                    self.remember_refused(take, now + wait_ms, now);
+                }
+                None if !keeps(bucket) => {
+                    limits::give_back(&self.db, &take.bucket, &take.key, take.rate).await?;
+                }
+                _ => {}
             }
         }
         Ok(Err((buckets[first], Limited::after_ms(wait_ms))))

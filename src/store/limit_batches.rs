@@ -132,19 +132,17 @@ impl LimitBatches {
 /// key order, so that statements of several instances lock shared rows in one order rather
 /// than deadlock.
 async fn decide(db: &DatabaseConnection, batch: Vec<Waiting>, now_ms: i64) {
-    let rows: Vec<OwnedTake> = batch.iter().flat_map(|w| w.takes.clone()).collect();
+    let rows: Vec<Take<'_>> = batch.iter().flat_map(|w| borrowed(&w.takes)).collect();
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| (&rows[a].bucket, &rows[a].key).cmp(&(&rows[b].bucket, &rows[b].key)));
-    let sorted: Vec<OwnedTake> = order.iter().map(|&i| rows[i].clone()).collect();
-    let answers = take_each(db, &borrowed(&sorted), now_ms)
-        .await
-        .map(|decided| {
-            let mut answers = vec![None; rows.len()];
-            for (answer, &i) in decided.into_iter().zip(&order) {
-                answers[i] = answer;
-            }
-            answers
-        });
+    order.sort_by_key(|&i| (rows[i].bucket, rows[i].key));
+    let sorted: Vec<Take<'_>> = order.iter().map(|&i| rows[i]).collect();
+    let answers = take_each(db, &sorted, now_ms).await.map(|decided| {
+        let mut answers = vec![None; rows.len()];
+        for (answer, &i) in decided.into_iter().zip(&order) {
+            answers[i] = answer;
+        }
+        answers
+    });
     let mut from = 0;
     for waiting in batch {
         let to = from + waiting.takes.len();
