@@ -669,3 +669,18 @@ pub fn users(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> std::process
     vars.extend_from_slice(env);
     otp_login(&all, &vars)
 }
+
+/// What MariaDB has counted on this connection so far (`Questions`: every statement a client
+/// sent, `BEGIN` and `COMMIT` too). On a pool of one connection, the statements of whatever
+/// runs between two readings, and one for the reading itself.
+pub async fn statements_so_far(db: &DatabaseConnection) -> i64 {
+    let backend = db.get_database_backend();
+    let statement = Statement::from_string(backend, "SHOW SESSION STATUS LIKE 'Questions'");
+    let row = db
+        .query_one(statement)
+        .await
+        .expect("read the counters")
+        .expect("a Questions row");
+    let value: String = row.try_get("", "Value").expect("a value");
+    value.parse().expect("a number")
+}

@@ -522,7 +522,7 @@ async fn one_statement_takes_from_several_keys_of_one_bucket() {
     }
 }
 
-/// A pool of one connection, and what MariaDB has counted on it.
+/// A pool of one connection, whose statements `statements_so_far` counts.
 async fn one_connection(db: &TestDb) -> sea_orm::DatabaseConnection {
     let mut options = sea_orm::ConnectOptions::new(db.url.clone());
     options
@@ -530,17 +530,6 @@ async fn one_connection(db: &TestDb) -> sea_orm::DatabaseConnection {
         .min_connections(1)
         .sqlx_logging(false);
     sea_orm::Database::connect(options).await.unwrap()
-}
-
-async fn statements_so_far(conn: &sea_orm::DatabaseConnection) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let statement = Statement::from_string(
-        conn.get_database_backend(),
-        "SHOW SESSION STATUS LIKE 'Questions'",
-    );
-    let row = conn.query_one(statement).await.unwrap().unwrap();
-    let value: String = row.try_get("", "Value").unwrap();
-    value.parse().unwrap()
 }
 
 #[tokio::test]

@@ -1,9 +1,8 @@
 //! Statements per operation, as MariaDB itself counts them (`Questions`, which counts `BEGIN`
 //! and `COMMIT` too) on the app's only connection, with the default limits: a later change
-//! cannot add a round trip unnoticed. docs/benchmarks.md gives the table these pin.
+//! cannot add a round trip unnoticed. docs/capacity.md gives the table these pin.
 use std::collections::BTreeMap;
 
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 
 use super::helpers::*;
@@ -25,20 +24,6 @@ const DEFAULT_LIMITS: &[(&str, &str)] = &[
 /// first run also creates the signing key, and one request in 20 or 100 also prunes.
 const RUNS: usize = 4;
 
-/// What the server has counted on this connection so far.
-async fn questions(app: &TestApp) -> i64 {
-    let backend = app.pool.get_database_backend();
-    let statement = Statement::from_string(backend, "SHOW SESSION STATUS LIKE 'Questions'");
-    let row = app
-        .pool
-        .query_one(statement)
-        .await
-        .expect("read the counters")
-        .expect("a Questions row");
-    let value: String = row.try_get("", "Value").expect("a value");
-    value.parse().expect("a number")
-}
-
 /// Counts statements around each step of a run, keeping the fewest per step.
 struct Counter<'a> {
     app: &'a TestApp,
@@ -49,8 +34,8 @@ struct Counter<'a> {
 
 impl<'a> Counter<'a> {
     async fn new(app: &'a TestApp) -> Self {
-        let first = questions(app).await;
-        let reading = questions(app).await - first;
+        let first = statements_so_far(&app.pool).await;
+        let reading = statements_so_far(&app.pool).await - first;
         Self {
             app,
             reading,
@@ -63,9 +48,9 @@ impl<'a> Counter<'a> {
         step: &'static str,
         run: impl std::future::Future<Output = T>,
     ) -> T {
-        let before = questions(self.app).await;
+        let before = statements_so_far(&self.app.pool).await;
         let answer = run.await;
-        let spent = questions(self.app).await - before - self.reading;
+        let spent = statements_so_far(&self.app.pool).await - before - self.reading;
         let fewest = self.fewest.entry(step).or_insert(spent);
         *fewest = (*fewest).min(spent);
         answer
